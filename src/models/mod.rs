@@ -1,10 +1,12 @@
 //! Model folders: the manifest, the files it names, the checkpoint registry.
 
 pub mod manifest;
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 
 pub use manifest::{Family, Manifest, Precision, PredictionType};
+pub use registry::{ModelEntry, ModelRegistry, ModelSources};
 
 /// Errors of the model layer. Each names the problem and the file.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +17,8 @@ pub enum ModelError {
     MissingFile { folder: PathBuf, file: String },
     #[error("invalid model.json: {0}")]
     Manifest(String),
+    #[error("unknown model {wanted:?}; known models: {known}")]
+    UnknownModel { wanted: String, known: String },
     #[error("model folder {folder}: cannot read {file}: {source}")]
     Io {
         folder: PathBuf,

@@ -85,6 +85,13 @@ pub fn load(explicit: Option<&Path>) -> Result<PathBuf, LibraryError> {
     Ok(path)
 }
 
+/// The ONNX Runtime environment, once [`load`] has succeeded.
+pub fn environment() -> Result<&'static ort::environment::Environment, LibraryError> {
+    LOADED.get().map(|(_, env)| env).ok_or_else(|| LibraryError::NotFound {
+        tried: "(load() was not called)".into(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

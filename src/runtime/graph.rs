@@ -1,0 +1,162 @@
+//! One ONNX graph in one session, with the model folder's I/O contract checked at load.
+
+use std::path::Path;
+
+use half::f16;
+use ndarray::{ArrayD, IxDyn};
+use ort::session::Session;
+use ort::value::{Tensor, TensorElementType};
+
+use super::RuntimeError;
+use super::provider::{ProviderKind, ProviderOptions};
+use crate::models::manifest::{Graph, GraphProvider, Precision};
+
+/// A tensor handed to a graph. Float tensors are converted to the graph's precision on the way in.
+pub enum Input {
+    F32(ArrayD<f32>),
+    I64(ArrayD<i64>),
+}
+
+/// What a graph must expose: its input names (with element kind) and output names.
+pub struct Contract {
+    pub inputs: &'static [(&'static str, Kind)],
+    pub outputs: &'static [&'static str],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Float,
+    Int64,
+}
+
+pub struct GraphSession {
+    pub name: &'static str,
+    session: Session,
+    precision: Precision,
+    outputs: Vec<String>,
+}
+
+impl GraphSession {
+    /// Create the session on `kind` and check the graph against its contract.
+    pub fn open(
+        name: &'static str,
+        root: &Path,
+        graph: &Graph,
+        contract: &Contract,
+        opts: &ProviderOptions,
+        kind: ProviderKind,
+    ) -> Result<Self, RuntimeError> {
+        if graph.provider == GraphProvider::Cuda && !kind.is_gpu() {
+            return Err(RuntimeError::Contract {
+                graph: name,
+                message: format!(
+                    "{} was built for the CUDA provider (fused operators) and cannot run on {kind}",
+                    graph.file
+                ),
+            });
+        }
+        let path = root.join(&graph.file);
+        let provider_err = |e: ort::Error| RuntimeError::Provider {
+            kind,
+            message: e.to_string(),
+        };
+        let env = super::library::environment()?;
+        let mut builder = Session::builder(env).map_err(provider_err)?;
+        builder = builder
+            .with_execution_providers(opts.dispatches(kind))
+            .map_err(|e| provider_err(e.into()))?;
+        if opts.intra_threads > 0 {
+            builder = builder
+                .with_intra_threads(opts.intra_threads)
+                .map_err(|e| provider_err(e.into()))?;
+        }
+        let session = builder.commit_from_file(&path).map_err(|e| RuntimeError::Session {
+            graph: name,
+            file: graph.file.clone(),
+            message: e.to_string(),
+        })?;
+        let me = Self {
+            name,
+            precision: graph.precision,
+            outputs: vec![],
+            session,
+        };
+        me.check(contract, &graph.file)
+    }
+
+    fn check(mut self, contract: &Contract, file: &str) -> Result<Self, RuntimeError> {
+        let float = match self.precision {
+            Precision::Fp32 => TensorElementType::Float32,
+            Precision::Fp16 => TensorElementType::Float16,
+        };
+        let bad = |message: String| RuntimeError::Contract {
+            graph: self.name,
+            message: format!("{file}: {message}"),
+        };
+        for (input, kind) in contract.inputs {
+            let Some(outlet) = self.session.inputs().iter().find(|o| o.name() == *input) else {
+                return Err(bad(format!("has no input {input:?}")));
+            };
+            let want = match kind {
+                Kind::Float => float,
+                Kind::Int64 => TensorElementType::Int64,
+            };
+            if outlet.dtype().tensor_type() != Some(want) {
+                return Err(bad(format!(
+                    "input {input:?} is {:?}, the manifest says {want:?}",
+                    outlet.dtype()
+                )));
+            }
+        }
+        if self.session.inputs().len() != contract.inputs.len() {
+            let names: Vec<_> = self.session.inputs().iter().map(|o| o.name().to_string()).collect();
+            return Err(bad(format!("expected inputs {:?}, found {names:?}", contract.inputs)));
+        }
+        for output in contract.outputs {
+            let Some(outlet) = self.session.outputs().iter().find(|o| o.name() == *output) else {
+                return Err(bad(format!("has no output {output:?}")));
+            };
+            if outlet.dtype().tensor_type() != Some(float) {
+                return Err(bad(format!(
+                    "output {output:?} is {:?}, the manifest says {float:?}",
+                    outlet.dtype()
+                )));
+            }
+        }
+        self.outputs = contract.outputs.iter().map(|s| s.to_string()).collect();
+        Ok(self)
+    }
+
+    /// Run the graph; returns the contract's outputs, in order, as f32.
+    pub fn run(&mut self, inputs: Vec<(&'static str, Input)>) -> Result<Vec<ArrayD<f32>>, RuntimeError> {
+        let name = self.name;
+        let err = |e: ort::Error| RuntimeError::Run {
+            graph: name,
+            message: e.to_string(),
+        };
+        let mut values: Vec<(std::borrow::Cow<'static, str>, ort::session::SessionInputValue<'static>)> =
+            Vec::with_capacity(inputs.len());
+        for (n, input) in inputs {
+            let v: ort::value::DynValue = match (input, self.precision) {
+                (Input::F32(a), Precision::Fp32) => Tensor::from_array(a).map_err(err)?.into_dyn(),
+                (Input::F32(a), Precision::Fp16) => Tensor::from_array(a.mapv(f16::from_f32)).map_err(err)?.into_dyn(),
+                (Input::I64(a), _) => Tensor::from_array(a).map_err(err)?.into_dyn(),
+            };
+            values.push((n.into(), v.into()));
+        }
+        let outputs = self.session.run(values).map_err(err)?;
+        let mut out = Vec::with_capacity(self.outputs.len());
+        for o in &self.outputs {
+            let value = &outputs[o.as_str()];
+            let array = match self.precision {
+                Precision::Fp32 => value.try_extract_array::<f32>().map_err(err)?.to_owned(),
+                Precision::Fp16 => value.try_extract_array::<f16>().map_err(err)?.mapv(f16::to_f32),
+            };
+            out.push(array.into_dimensionality::<IxDyn>().map_err(|e| RuntimeError::Run {
+                graph: name,
+                message: e.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+}
