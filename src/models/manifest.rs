@@ -163,7 +163,7 @@ impl Manifest {
                 self.vae_scaling_factor
             ));
         }
-        if self.default_image_size == 0 || self.default_image_size % self.vae_scale_factor != 0 {
+        if self.default_image_size == 0 || !self.default_image_size.is_multiple_of(self.vae_scale_factor) {
             return bad(format!(
                 "default_image_size {} must be a positive multiple of vae_scale_factor",
                 self.default_image_size
