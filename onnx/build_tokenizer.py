@@ -6,7 +6,11 @@ We write vocab.json + merges.txt (the layout transformers' CLIPTokenizer reads) 
 (the HF `tokenizers` format that sdgate's Rust side loads), all derived from that one file.
 
     python onnx/build_tokenizer.py --wheel open_clip_torch-*.whl --out DIR
+    python onnx/build_tokenizer.py --installed --out DIR   # the BPE file of an installed open_clip_torch
     python onnx/build_tokenizer.py --out DIR          # downloads the wheel from PyPI with pip
+
+The committed tests/fixtures/tiny-sd1/model/tokenizer/tokenizer.json is this script's output (pinned
+transformers/tokenizers, onnx/requirements.txt); onnx/tests checks that it reproduces byte for byte.
 """
 from __future__ import annotations
 
@@ -48,6 +52,20 @@ def read_bpe(wheel: str | None) -> list[str]:
     return text.split("\n")
 
 
+def read_bpe_installed() -> list[str]:
+    """The BPE file shipped inside an installed open_clip_torch (found without importing open_clip, whose
+    __init__ needs torchvision)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("open_clip_torch is not installed (pip install --no-deps open_clip_torch=="
+                                f"{OPEN_CLIP_VERSION})")
+    path = os.path.join(list(spec.submodule_search_locations)[0], os.path.basename(BPE_MEMBER))
+    with open(path, "rb") as f:
+        return gzip.decompress(f.read()).decode("utf-8").split("\n")
+
+
 def build(lines: list[str]) -> tuple[dict[str, int], list[str]]:
     # Exactly as open_clip's SimpleTokenizer and OpenAI's CLIP build it.
     merges = lines[1 : 49152 - 256 - 2 + 1]
@@ -64,22 +82,28 @@ def build(lines: list[str]) -> tuple[dict[str, int], list[str]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--wheel", help="path of an open_clip_torch wheel (otherwise pip downloads it)")
+    ap.add_argument("--installed", action="store_true", help="read the BPE file of the installed open_clip_torch")
     ap.add_argument("--out", required=True, help="output folder (vocab.json, merges.txt, tokenizer.json)")
     args = ap.parse_args()
 
-    encoder, merges = build(read_bpe(args.wheel))
+    lines = read_bpe_installed() if args.installed else read_bpe(args.wheel)
+    write_tokenizer_json(lines, args.out, vocab_and_merges=True)
+
+
+def write_tokenizer_json(lines: list[str], out: str, vocab_and_merges: bool = False) -> str:
+    """Write out/tokenizer.json (and, if asked, vocab.json + merges.txt); returns the tokenizer.json path."""
+    encoder, merges = build(lines)
     assert len(encoder) == 49408, len(encoder)
     for tok, want in [("<|startoftext|>", 49406), ("<|endoftext|>", 49407), ("a</w>", 320),
                       ("photo</w>", 1125), ("cat</w>", 2368)]:
         assert encoder[tok] == want, (tok, encoder[tok], want)
 
-    os.makedirs(args.out, exist_ok=True)
-    vocab_path = os.path.join(args.out, "vocab.json")
-    merges_path = os.path.join(args.out, "merges.txt")
-    with open(vocab_path, "w", encoding="utf-8") as f:
-        json.dump(encoder, f, ensure_ascii=False, separators=(",", ":"))
-    with open(merges_path, "w", encoding="utf-8") as f:
-        f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
+    os.makedirs(out, exist_ok=True)
+    if vocab_and_merges:
+        with open(os.path.join(out, "vocab.json"), "w", encoding="utf-8") as f:
+            json.dump(encoder, f, ensure_ascii=False, separators=(",", ":"))
+        with open(os.path.join(out, "merges.txt"), "w", encoding="utf-8") as f:
+            f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
 
     # tokenizer.json through transformers' fast CLIP tokenizer (converted from the slow one's files).
     # (transformers 5's CLIPTokenizer is backed by the `tokenizers` library.)
@@ -87,8 +111,10 @@ def main() -> None:
 
     fast = CLIPTokenizer(vocab=encoder, merges=[tuple(m.split(" ")) for m in merges], unk_token="<|endoftext|>", bos_token="<|startoftext|>",
                          eos_token="<|endoftext|>", pad_token="<|endoftext|>", model_max_length=77)
-    fast.backend_tokenizer.save(os.path.join(args.out, "tokenizer.json"))
-    print(f"wrote {args.out}: 49408 tokens, {len(merges)} merges")
+    path = os.path.join(out, "tokenizer.json")
+    fast.backend_tokenizer.save(path)
+    print(f"wrote {out}: 49408 tokens, {len(merges)} merges", file=sys.stderr)
+    return path
 
 
 if __name__ == "__main__":

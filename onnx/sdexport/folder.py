@@ -1,0 +1,149 @@
+"""Write a model folder (onnx/README.md is the contract): four graphs, the token-embedding table, the
+tokenizer and model.json."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+
+import torch
+
+from . import ExportError, graphs
+from .architectures import CLIP_BOS, CLIP_EOS, vae_scale_factor
+from .sources import Loaded
+
+GRAPHS = ("text_encoder", "unet", "vae_encoder", "vae_decoder")
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+COMMITTED_TOKENIZER = os.path.join(REPO, "tests", "fixtures", "tiny-sd1", "model", "tokenizer", "tokenizer.json")
+TOKENIZER = "tokenizer/tokenizer.json"
+TOKEN_EMBEDDINGS = "text_encoder/token_embedding.safetensors"
+
+
+class Progress:
+    def __init__(self, total: int, quiet: bool = False):
+        self.total, self.n, self.quiet, self.t0 = total, 0, quiet, time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        self.n += 1
+        if not self.quiet:
+            print(f"[{self.n}/{self.total}] {what} ({time.monotonic() - self.t0:.1f} s)", file=sys.stderr, flush=True)
+
+
+def manifest(src: Loaded, name: str, graph_meta: dict) -> dict:
+    a = src.arch
+    factor = vae_scale_factor(a.vae)
+    return {
+        "format_version": 1,
+        "name": name,
+        "family": a.family,
+        "prediction_type": a.prediction_type,
+        "latent_channels": a.vae["latent_channels"],
+        "unet_in_channels": a.unet["in_channels"],
+        "vae_scale_factor": factor,
+        "vae_scaling_factor": a.vae.get("scaling_factor", 0.18215),
+        "default_image_size": a.unet["sample_size"] * factor,
+        "text": {
+            "hidden_size": a.text["hidden_size"],
+            "max_length": a.text["max_position_embeddings"],
+            "num_hidden_layers": a.text["num_hidden_layers"],
+            "vocab_size": a.text["vocab_size"],
+            "bos_token_id": CLIP_BOS,
+            "eos_token_id": CLIP_EOS,
+            "pad_token_id": CLIP_EOS,  # SD 1.x pads with EOS (SD 2.x: 0)
+            "tokenizer": TOKENIZER,
+            "token_embeddings": TOKEN_EMBEDDINGS,
+        },
+        "scheduler": dict(a.scheduler),
+        "graphs": {k: graph_meta[k] for k in GRAPHS},
+        "source": {
+            "file_name": src.file_name,
+            "sha256": src.sha256,
+            "short_hash": src.sha256[:10] if src.sha256 else None,
+        },
+    }
+
+
+def write_tokenizer(out_dir: str, tokenizer: str | None) -> None:
+    dest = os.path.join(out_dir, TOKENIZER)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    if tokenizer is None and os.path.isfile(COMMITTED_TOKENIZER):
+        tokenizer = COMMITTED_TOKENIZER
+    if tokenizer is not None:
+        if not os.path.isfile(tokenizer):
+            raise ExportError(f"tokenizer {tokenizer} does not exist")
+        if os.path.abspath(tokenizer) != os.path.abspath(dest):
+            shutil.copyfile(tokenizer, dest)
+        return
+    # No committed copy (a bare checkout of onnx/ alone): build it from an installed open_clip_torch.
+    sys.path.insert(0, os.path.dirname(HERE))
+    import build_tokenizer
+
+    build_tokenizer.write_tokenizer_json(build_tokenizer.read_bpe_installed(), os.path.dirname(dest))
+
+
+def export_folder(src: Loaded, out_dir: str, *, name: str | None = None, fp16: bool = False, fp16_vae: bool = False,
+                  optimize: str | None = None, tokenizer: str | None = None, quiet: bool = False,
+                  progress: Progress | None = None) -> dict:
+    """Export everything into out_dir; returns the manifest (also written to out_dir/model.json)."""
+    if optimize not in (None, "cuda"):
+        raise ExportError(f"--optimize {optimize}: only 'cuda' is supported")
+    progress = progress or Progress(len(GRAPHS) + 3, quiet)
+    os.makedirs(out_dir, exist_ok=True)
+    a = src.arch
+    factor = vae_scale_factor(a.vae)
+    dims = dict(hidden=a.text["hidden_size"], latent=a.vae["latent_channels"], unet_in=a.unet["in_channels"],
+                factor=factor, unet_levels=len(a.unet["block_out_channels"]))
+    modules = {"text_encoder": src.text, "unet": src.unet, "vae_encoder": src.vae, "vae_decoder": src.vae}
+    # Eager attention: explicit MatMul/Add(mask)/Softmax, the pattern ORT's CLIP fusion knows.
+    src.text.set_attn_implementation("eager")
+    meta = {}
+    with graphs.make_tmp() as tmp:
+        for kind in GRAPHS:
+            half = fp16 and (fp16_vae or not kind.startswith("vae"))
+            path = graphs.export(kind, modules[kind], graphs.dummy_inputs(kind, **dims), tmp)
+            how = []
+            if optimize:
+                from .optimize import optimize_cuda
+
+                heads = (a.text["num_attention_heads"], a.text["hidden_size"]) if kind == "text_encoder" else (0, 0)
+                model, counts = optimize_cuda(path, kind, half, *heads)
+                how.append("fused for CUDA: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+            else:
+                model = graphs.load(path)
+                if half:
+                    from .optimize import to_fp16
+
+                    model = to_fp16(model)
+            file = f"{kind}/model.onnx"
+            _remove_graph(out_dir, file)
+            written = graphs.save(model, os.path.join(out_dir, file))
+            meta[kind] = {"file": file, "precision": "fp16" if half else "fp32",
+                          "provider": "cuda" if optimize else "any"}
+            progress(f"{kind}: {meta[kind]['precision']}, provider {meta[kind]['provider']}, "
+                     f"{' + '.join(written)}{'; ' + '; '.join(how) if how else ''}")
+            del model
+
+    from safetensors.torch import save_file
+
+    table = src.text.embeddings.token_embedding.weight.detach()
+    table = table.to(torch.float16 if meta["text_encoder"]["precision"] == "fp16" else torch.float32).contiguous()
+    save_file({"token_embedding": table}, os.path.join(out_dir, TOKEN_EMBEDDINGS))
+    progress(f"token embeddings: {TOKEN_EMBEDDINGS} {list(table.shape)}")
+    write_tokenizer(out_dir, tokenizer)
+    progress(f"tokenizer: {TOKENIZER}")
+    m = manifest(src, name or src.default_name, meta)
+    with open(os.path.join(out_dir, "model.json"), "w", encoding="utf-8") as f:
+        f.write(json.dumps(m, indent=2) + "\n")
+    progress(f"manifest: {os.path.join(out_dir, 'model.json')}")
+    return m
+
+
+def _remove_graph(out_dir: str, file: str) -> None:
+    """A re-export replaces the old graph and its external data (which may not be written again)."""
+    for f in (file, file + ".data"):
+        p = os.path.join(out_dir, f)
+        if os.path.exists(p):
+            os.remove(p)
