@@ -11,7 +11,7 @@
 //!   → images       decode/encode, infotext, previews
 //!   → store        atomic PNG writes + SQLite index (the gallery reads from here)
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod api;
 pub mod config;

@@ -24,6 +24,10 @@ pub enum PipelineError {
     Prompt(String),
     #[error("image: {0}")]
     Image(String),
+    #[error("the job was cancelled before it started")]
+    Cancelled,
     #[error("the device worker stopped before the job finished")]
     WorkerGone,
+    #[error("{0}")]
+    Internal(String),
 }

@@ -4,7 +4,10 @@ pub mod backend;
 pub mod engine;
 pub mod graph;
 pub mod library;
+pub mod pool;
 pub mod provider;
+pub mod task;
+pub mod worker;
 
 pub use engine::Engine;
 pub use provider::{ProviderKind, ProviderOptions};
