@@ -1,5 +1,6 @@
 //! Model folders: the manifest, the files it names, the checkpoint registry.
 
+pub mod embedded;
 pub mod manifest;
 pub mod registry;
 
