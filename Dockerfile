@@ -98,8 +98,8 @@ COPY --from=ort-gpu /out/lib/ /opt/onnxruntime/lib/
 COPY --from=tensorrt /out/lib/ /opt/tensorrt/lib/
 # The CUDA image's own LD_LIBRARY_PATH (/usr/local/nvidia/lib{,64}: the driver libraries the NVIDIA
 # container toolkit mounts) is kept; ONNX Runtime finds its provider libraries beside itself.
+ENV LD_LIBRARY_PATH=/opt/tensorrt/lib:${LD_LIBRARY_PATH}
 ENV ORT_DYLIB_PATH=/opt/onnxruntime/lib/libonnxruntime.so.${ORT_VERSION} \
-    LD_LIBRARY_PATH=/opt/tensorrt/lib:/usr/local/nvidia/lib:/usr/local/nvidia/lib64 \
     SDGATE_PROVIDER=cuda \
     SDGATE_PORT=7860 \
     SDGATE_DATA_DIR=/var/lib/sdgate \
