@@ -137,8 +137,16 @@ def export_folder(src: Loaded, out_dir: str, *, name: str | None = None, fp16: b
     m = manifest(src, name or src.default_name, meta)
     with open(os.path.join(out_dir, "model.json"), "w", encoding="utf-8") as f:
         f.write(json.dumps(m, indent=2) + "\n")
+    _readable(out_dir)
     progress(f"manifest: {os.path.join(out_dir, 'model.json')}")
     return m
+
+
+def _readable(out_dir: str) -> None:
+    """safetensors and onnx write some files 0600; a server running as another user must read them."""
+    for dirpath, _, names in os.walk(out_dir):
+        for n in names:
+            os.chmod(os.path.join(dirpath, n), 0o644)
 
 
 def _remove_graph(out_dir: str, file: str) -> None:
