@@ -17,6 +17,26 @@ def io_types(path):
             for v in list(m.graph.input) + list(m.graph.output)}
 
 
+def time_embedding_is_fp32(path):
+    """The sinusoidal timestep embedding (diffusers' time_proj) stays float32 in float16 UNets: the Mul
+    feeding Sin multiplies by float32 frequencies."""
+    m = onnx.load(path)
+    producer = {o: n for n in m.graph.node for o in n.output}
+    inits = {i.name: i.data_type for i in m.graph.initializer}
+    (sin,) = [n for n in m.graph.node if n.op_type == "Sin"]
+    mul = producer[sin.input[0]]
+    assert mul.op_type == "Mul"
+    types = set()
+    for name in mul.input:
+        if name in inits:
+            types.add(inits[name])
+        elif name in producer and producer[name].op_type == "Constant":
+            types.add(producer[name].attribute[0].t.data_type)
+        elif name in producer and producer[name].op_type == "Cast":
+            types.add(producer[name].attribute[0].i)
+    return types == {onnx.TensorProto.FLOAT}
+
+
 @pytest.fixture(scope="module")
 def fused(tmp_path_factory):
     import export
@@ -43,6 +63,7 @@ def test_optimize_cuda_fuses_and_converts_to_fp16(fused):
     assert counts["text_encoder"]["Attention"] == 5  # one causal Attention per CLIP layer
     assert counts["vae_decoder"]["NhwcConv"] > 10
     assert set(io_types(os.path.join(fused, "unet", "model.onnx")).values()) == {"FLOAT16"}
+    assert time_embedding_is_fp32(os.path.join(fused, "unet", "model.onnx"))
     te = io_types(os.path.join(fused, "text_encoder", "model.onnx"))
     assert te == {"inputs_embeds": "FLOAT16", "layer_from_end": "INT64", "hidden_states": "FLOAT16"}
     assert set(io_types(os.path.join(fused, "vae_decoder", "model.onnx")).values()) == {"FLOAT"}
@@ -98,6 +119,7 @@ def test_plain_fp16_export_runs_and_is_close(tmp_path):
     feeds = {"sample": ref[p + "sample"].astype(np.float16), "timestep": ref[p + "timestep"].astype(np.float16),
              "encoder_hidden_states": ref[p + "encoder_hidden_states"].astype(np.float16)}
     assert session(os.path.join(out, "unet", "model.onnx")).get_inputs()[1].type == "tensor(float16)"
+    assert time_embedding_is_fp32(os.path.join(out, "unet", "model.onnx"))
     got = run(os.path.join(out, "unet", "model.onnx"), feeds)
     assert got.dtype == np.float16
     assert max_abs(got, ref[p + "out_sample"]) < 0.02 * np.abs(ref[p + "out_sample"]).max()
