@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         torch.set_grad_enabled(False)
         from sdexport import folder, sources
 
-        progress = folder.Progress(len(folder.GRAPHS) + 4, args.quiet)
+        progress = folder.Progress(folder.STAGES + 1, args.quiet)
         if args.checkpoint:
             src = sources.from_checkpoint(args.checkpoint, args.prediction_type or "epsilon")
             what = f"checkpoint {args.checkpoint} (sha256 {src.sha256[:10]}...)"
@@ -69,7 +69,8 @@ def main(argv=None) -> int:
             what = f"random {args.random} weights, seed {args.seed}"
         progress(f"read {what}: {src.arch.name}, UNet in_channels {src.arch.unet['in_channels']}")
         folder.export_folder(src, args.out, name=args.name, fp16=args.fp16, fp16_vae=args.fp16_vae,
-                             optimize=args.optimize, tokenizer=args.tokenizer, progress=progress)
+                             optimize=args.optimize, tokenizer=args.tokenizer, progress=progress,
+                             free_torch=True)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

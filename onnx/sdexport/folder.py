@@ -2,6 +2,7 @@
 tokenizer and model.json."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -84,61 +85,84 @@ def write_tokenizer(out_dir: str, tokenizer: str | None) -> None:
     build_tokenizer.write_tokenizer_json(build_tokenizer.read_bpe_installed(), os.path.dirname(dest))
 
 
+STAGES = 2 * len(GRAPHS) + 3  # trace each graph, finish each graph, token table, tokenizer, manifest
+
+
 def export_folder(src: Loaded, out_dir: str, *, name: str | None = None, fp16: bool = False, fp16_vae: bool = False,
                   optimize: str | None = None, tokenizer: str | None = None, quiet: bool = False,
-                  progress: Progress | None = None) -> dict:
-    """Export everything into out_dir; returns the manifest (also written to out_dir/model.json)."""
+                  progress: Progress | None = None, free_torch: bool = False) -> dict:
+    """Export everything into out_dir; returns the manifest (also written to out_dir/model.json).
+
+    Two phases: every graph is first traced to float32 ONNX in a temporary folder; then each is converted /
+    fused and saved. With free_torch, the torch modules are dropped from `src` between the phases, so the
+    optimizer's copies of the SD 1.5 UNet do not sit beside the 4 GB of torch weights."""
     if optimize not in (None, "cuda"):
         raise ExportError(f"--optimize {optimize}: only 'cuda' is supported")
-    progress = progress or Progress(len(GRAPHS) + 3, quiet)
+    progress = progress or Progress(STAGES, quiet)
     os.makedirs(out_dir, exist_ok=True)
     a = src.arch
     factor = vae_scale_factor(a.vae)
     dims = dict(hidden=a.text["hidden_size"], latent=a.vae["latent_channels"], unet_in=a.unet["in_channels"],
                 factor=factor, unet_levels=len(a.unet["block_out_channels"]))
-    modules = {"text_encoder": src.text, "unet": src.unet, "vae_encoder": src.vae, "vae_decoder": src.vae}
     # Eager attention: explicit MatMul/Add(mask)/Softmax, the pattern ORT's CLIP fusion knows.
     src.text.set_attn_implementation("eager")
+    half = {kind: fp16 and (fp16_vae or not kind.startswith("vae")) for kind in GRAPHS}
+    table = src.text.embeddings.token_embedding.weight.detach().clone()
+    table = table.to(torch.float16 if half["text_encoder"] else torch.float32).contiguous()
     meta = {}
     with graphs.make_tmp() as tmp:
+        traced = {}
         for kind in GRAPHS:
-            half = fp16 and (fp16_vae or not kind.startswith("vae"))
-            path = graphs.export(kind, modules[kind], graphs.dummy_inputs(kind, **dims), tmp)
-            how = []
+            module = {"text_encoder": src.text, "unet": src.unet, "vae_encoder": src.vae, "vae_decoder": src.vae}[kind]
+            traced[kind] = graphs.export(kind, module, graphs.dummy_inputs(kind, **dims), tmp)
+            del module
+            progress(f"{kind}: traced to float32 ONNX")
+        if free_torch:
+            src.unet = src.vae = src.text = None
+            gc.collect()
+        for kind in GRAPHS:
+            how = ""
             if optimize:
                 from .optimize import optimize_cuda
 
                 heads = (a.text["num_attention_heads"], a.text["hidden_size"]) if kind == "text_encoder" else (0, 0)
-                model, counts = optimize_cuda(path, kind, half, *heads)
-                how.append("fused for CUDA: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+                model, counts = optimize_cuda(traced[kind], kind, half[kind], *heads)
+                how = "; fused for CUDA: " + ", ".join(f"{k} {v}" for k, v in counts.items())
             else:
-                model = graphs.load(path)
-                if half:
+                model = graphs.load(traced[kind])
+                if half[kind]:
                     from .optimize import to_fp16
 
                     model = to_fp16(model)
             file = f"{kind}/model.onnx"
             _remove_graph(out_dir, file)
             written = graphs.save(model, os.path.join(out_dir, file))
-            meta[kind] = {"file": file, "precision": "fp16" if half else "fp32",
+            del model
+            gc.collect()
+            meta[kind] = {"file": file, "precision": "fp16" if half[kind] else "fp32",
                           "provider": "cuda" if optimize else "any"}
             progress(f"{kind}: {meta[kind]['precision']}, provider {meta[kind]['provider']}, "
-                     f"{' + '.join(written)}{'; ' + '; '.join(how) if how else ''}")
-            del model
+                     f"{' + '.join(written)}{how}")
 
     from safetensors.torch import save_file
 
-    table = src.text.embeddings.token_embedding.weight.detach()
-    table = table.to(torch.float16 if meta["text_encoder"]["precision"] == "fp16" else torch.float32).contiguous()
     save_file({"token_embedding": table}, os.path.join(out_dir, TOKEN_EMBEDDINGS))
-    progress(f"token embeddings: {TOKEN_EMBEDDINGS} {list(table.shape)}")
+    progress(f"token embeddings: {TOKEN_EMBEDDINGS} {list(table.shape)} {meta['text_encoder']['precision']}")
     write_tokenizer(out_dir, tokenizer)
     progress(f"tokenizer: {TOKENIZER}")
     m = manifest(src, name or src.default_name, meta)
     with open(os.path.join(out_dir, "model.json"), "w", encoding="utf-8") as f:
         f.write(json.dumps(m, indent=2) + "\n")
+    _readable(out_dir)
     progress(f"manifest: {os.path.join(out_dir, 'model.json')}")
     return m
+
+
+def _readable(out_dir: str) -> None:
+    """safetensors and onnx write some files 0600; a server running as another user must read them."""
+    for dirpath, _, names in os.walk(out_dir):
+        for n in names:
+            os.chmod(os.path.join(dirpath, n), 0o644)
 
 
 def _remove_graph(out_dir: str, file: str) -> None:

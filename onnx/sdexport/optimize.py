@@ -59,12 +59,20 @@ def patch_numpy_2_4() -> int:
     return patched
 
 
+def fp32_nodes(model: onnx.ModelProto) -> list[str]:
+    """Nodes kept in float32 in float16 graphs: the UNet's sinusoidal timestep embedding (diffusers'
+    `time_proj`), computed in float32 by diffusers and the WebUI alike. In float16, t*freq near t=1000 is
+    rounded to 0.5 and the sin/cos of the fast frequencies are off by up to 0.25 rad; keeping these few
+    nodes in float32 cuts the fp16 UNet's error 2-3x on the tiny model, at no measurable cost."""
+    return [n.name for n in model.graph.node if "/time_proj/" in n.name]
+
+
 def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     """Plain (unfused) float16 conversion: every float input, output and weight becomes float16.
     Resize keeps float32 (its `scales` must stay float32; the op converter wraps it with casts)."""
     _, _, OnnxModel = _import_transformers_tools()
     m = OnnxModel(model)
-    m.convert_float_to_float16(keep_io_types=False, op_block_list=["Resize"])
+    m.convert_float_to_float16(keep_io_types=False, op_block_list=["Resize"], node_block_list=fp32_nodes(model))
     return m.model
 
 
@@ -89,7 +97,7 @@ def optimize_cuda(path: str, kind: str, fp16: bool, num_heads: int = 0,
         m = optimizer.optimize_model(path, model_type=model_type, num_heads=num_heads, hidden_size=hidden_size, opt_level=0,
                                      optimization_options=options, use_gpu=True)
         if fp16:
-            m.convert_float_to_float16(keep_io_types=False)
+            m.convert_float_to_float16(keep_io_types=False, node_block_list=fp32_nodes(m.model))
         counts = fused_op_counts(m.model)
     finally:
         logging.getLogger("onnxruntime.transformers").setLevel(level)
