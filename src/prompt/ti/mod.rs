@@ -179,6 +179,22 @@ impl EmbeddingDb {
         Self::default()
     }
 
+    /// A database of embeddings loaded elsewhere (tests, or files handed over by the caller).
+    pub fn from_embeddings(embeddings: Vec<Embedding>) -> Self {
+        let mut embeddings: Vec<Arc<Embedding>> = embeddings.into_iter().map(Arc::new).collect();
+        embeddings.sort_by(|a, b| {
+            a.name
+                .to_lowercase()
+                .cmp(&b.name.to_lowercase())
+                .then(a.name.cmp(&b.name))
+        });
+        Self {
+            dir: None,
+            embeddings,
+            failed: Vec::new(),
+        }
+    }
+
     /// Scan `dir` (a missing folder gives an empty database). Files that fail are listed in
     /// [`failed`](Self::failed); only an unreadable folder is an error.
     pub fn scan(dir: &Path) -> Result<Self, TiError> {
