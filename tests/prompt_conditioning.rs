@@ -271,7 +271,7 @@ fn bad_prompts_are_errors_not_panics() {
         run(&mut enc, &"cat ".repeat(5_000)),
         Err(PromptError::TooManyChunks { .. })
     ));
-    assert!(matches!(run(&mut enc, "(x:1e30)"), Ok(_)));
+    assert!(run(&mut enc, "(x:1e30)").is_ok());
     assert!(matches!(
         run(&mut enc, "(x:1000000000000000000000000000000)"),
         Err(PromptError::WeightOutOfRange(_))

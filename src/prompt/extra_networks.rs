@@ -71,7 +71,7 @@ fn tag_at(s: &str, start: usize) -> Option<(ExtraNetwork, usize)> {
         .take_while(|&c| pychar::is_word(c))
         .map(char::len_utf8)
         .sum();
-    if name_len == 0 || rest[name_len..].chars().next() != Some(':') {
+    if name_len == 0 || !rest[name_len..].starts_with(':') {
         return None;
     }
     let args_start = name_len + 1;

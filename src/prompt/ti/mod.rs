@@ -50,6 +50,11 @@ const MAX_DEPTH: usize = 8;
 /// An embedding longer than one chunk cannot be placed (the WebUI breaks on it too).
 pub const MAX_VECTORS: usize = 75;
 
+/// A trigger word's token ids and its embedding.
+type Trigger = (Vec<u32>, Arc<Embedding>);
+/// An embedding that cannot be used with a model, and why.
+pub type Skipped = (Arc<Embedding>, String);
+
 /// One loaded embedding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embedding {
@@ -281,7 +286,7 @@ impl EmbeddingDb {
     }
 
     /// (loaded, skipped with the reason) for a model of `expected_shape`.
-    pub fn partition(&self, expected_shape: usize) -> (Vec<Arc<Embedding>>, Vec<(Arc<Embedding>, String)>) {
+    pub fn partition(&self, expected_shape: usize) -> (Vec<Arc<Embedding>>, Vec<Skipped>) {
         let mut loaded = Vec::new();
         let mut skipped = Vec::new();
         for e in &self.embeddings {
@@ -316,7 +321,7 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), TiError>
 /// Trigger words as token sequences, for one tokenizer and model width: the WebUI's `ids_lookup`.
 #[derive(Debug, Clone, Default)]
 pub struct TiLookup {
-    by_first: HashMap<u32, Vec<(Vec<u32>, Arc<Embedding>)>>,
+    by_first: HashMap<u32, Vec<Trigger>>,
     hidden: usize,
 }
 
@@ -334,7 +339,7 @@ impl TiLookup {
         expected_shape: usize,
         hidden: usize,
     ) -> Result<Self, PromptError> {
-        let mut by_first: HashMap<u32, Vec<(Vec<u32>, Arc<Embedding>)>> = HashMap::new();
+        let mut by_first: HashMap<u32, Vec<Trigger>> = HashMap::new();
         for e in db.partition(expected_shape).0 {
             if e.vectors.for_width(hidden).is_none() {
                 continue;
