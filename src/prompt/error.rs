@@ -17,6 +17,8 @@ pub enum PromptError {
     ZeroSteps,
     #[error("the prompt's schedule (prompt editing and alternation over all steps) is too large")]
     ScheduleTooLarge,
+    #[error("the prompt is not valid UTF-8 (at byte {position})")]
+    InvalidUtf8 { position: usize },
     #[error("the prompt is {chars} characters long; at most {limit} are accepted")]
     TextTooLong { chars: usize, limit: usize },
     #[error("the prompt needs {chunks} chunks of 75 tokens; at most {limit} are accepted ({tokens} tokens)")]

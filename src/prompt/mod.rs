@@ -41,6 +41,6 @@ pub use encoder::{TextEncoder, TokenEmbeddings};
 pub use error::PromptError;
 pub use extra_networks::{ExtraNetwork, parse_extra_networks};
 pub use multicond::{SubPrompt, split_and};
-pub use schedule::{ScheduleSteps, ScheduledText, prompt_schedule};
-pub use text::{MAX_PROMPT_CHARS, check_prompt_text};
+pub use schedule::{MAX_NESTING, ScheduleSteps, ScheduledText, prompt_schedule};
+pub use text::{MAX_PROMPT_CHARS, check_prompt_text, prompt_from_utf8};
 pub use tokenizer::{ClipTokenizer, clean_text};
