@@ -109,12 +109,12 @@ fn conditioning_matches_the_webui_on_the_tiny_model() {
         let mut report = EncodeReport::default();
         let parts: Vec<(f64, Arc<[sdgate::prompt::ScheduledCond]>)> = if case["composable"].as_bool().unwrap() {
             let m = c
-                .get_multicond_learned_conditioning(&mut encoder, &[prompt.clone()], steps, &mut report)
+                .get_multicond_learned_conditioning(&mut encoder, std::slice::from_ref(&prompt), steps, &mut report)
                 .unwrap();
             m.batch[0].iter().map(|p| (p.weight, p.schedules.clone())).collect()
         } else {
             let l = c
-                .get_learned_conditioning(&mut encoder, &[prompt.clone()], steps, &mut report)
+                .get_learned_conditioning(&mut encoder, std::slice::from_ref(&prompt), steps, &mut report)
                 .unwrap();
             vec![(1.0, l[0].clone())]
         };
