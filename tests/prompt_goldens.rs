@@ -5,8 +5,11 @@ use sdgate::prompt::{ScheduleSteps, parse_prompt_attention, prompt_schedule, spl
 use serde_json::Value;
 
 fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/prompt/parser.json"))
-        .expect("parser.json");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/prompt/parser.json"
+    ))
+    .expect("parser.json");
     serde_json::from_str(&text).expect("parser.json is JSON")
 }
 
@@ -37,7 +40,11 @@ fn schedules_match_the_webui() {
         let prompt = case["prompt"].as_str().unwrap();
         let got = schedule_json(prompt, steps(case));
         if got != case["schedule"] {
-            bad.push(format!("{prompt:?} {:?}: want {} got {got}", steps(case), case["schedule"]));
+            bad.push(format!(
+                "{prompt:?} {:?}: want {} got {got}",
+                steps(case),
+                case["schedule"]
+            ));
         }
     }
     assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
@@ -70,9 +77,10 @@ fn attention_matches_the_webui() {
         let want = case["fragments"].as_array().unwrap();
         let got = got.unwrap_or_else(|e| panic!("{prompt:?}: {e}"));
         let same = got.len() == want.len()
-            && got.iter().zip(want).all(|(g, w)| {
-                g.text == w[0].as_str().unwrap() && (g.weight - w[1].as_f64().unwrap()).abs() <= 1e-9
-            });
+            && got
+                .iter()
+                .zip(want)
+                .all(|(g, w)| g.text == w[0].as_str().unwrap() && (g.weight - w[1].as_f64().unwrap()).abs() <= 1e-9);
         if !same {
             bad.push(format!("{prompt:?}: want {want:?} got {got:?}"));
         }
@@ -93,7 +101,10 @@ fn and_splitting_matches_the_webui() {
         assert_eq!(got.len(), want.len(), "{prompt:?}");
         for (g, w) in got.iter().zip(want) {
             assert_eq!(g[0], w[0], "{prompt:?}");
-            assert!((g[1].as_f64().unwrap() - w[1].as_f64().unwrap()).abs() < 1e-12, "{prompt:?}");
+            assert!(
+                (g[1].as_f64().unwrap() - w[1].as_f64().unwrap()).abs() < 1e-12,
+                "{prompt:?}"
+            );
         }
     }
 }
