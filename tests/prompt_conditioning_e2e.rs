@@ -2,66 +2,29 @@
 //! encoder, against the WebUI's path run with transformers' CLIPTextModel
 //! (tests/fixtures/prompt/conditioning.*, made by scripts/goldens/prompt_conditioning.py).
 //!
-//! Needs the tiny model folder (tests/fixtures/tiny-sd1/model, or SDGATE_TINY_MODEL) and the ONNX
-//! Runtime library (ORT_DYLIB_PATH, or .ort/lib/libonnxruntime.so); without them it says so and passes.
+//! Runs the text encoder through sdgate's own runtime (ONNX Runtime from scripts/setup-ort).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ndarray::{Array1, Array3, Ix3};
-use ort::session::Session;
-use ort::value::Tensor;
+use sdgate::models::ModelFolder;
 use sdgate::prompt::ti::{EmbeddingDb, TiLookup, load_embedding_file};
 use sdgate::prompt::{
-    ClipTokenizer, Conditioner, ConditionerOptions, EmphasisMode, EncodeReport, PromptError, ScheduleSteps,
-    TextEncoder, TokenEmbeddings,
+    ClipTokenizer, Conditioner, ConditionerOptions, EmphasisMode, EncodeReport, ScheduleSteps, TokenEmbeddings,
 };
+use sdgate::runtime::{Engine, ProviderOptions};
 use serde_json::Value;
-
-struct OrtTextEncoder {
-    session: Session,
-}
-
-impl TextEncoder for OrtTextEncoder {
-    fn encode(&mut self, inputs: Array3<f32>, layer_from_end: usize) -> Result<Array3<f32>, PromptError> {
-        let err = |e: ort::Error| PromptError::Encoder(e.to_string());
-        let embeds = Tensor::from_array(inputs).map_err(err)?.into_dyn();
-        let layer = Tensor::from_array(Array1::from_vec(vec![layer_from_end as i64]))
-            .map_err(err)?
-            .into_dyn();
-        let inputs: Vec<(std::borrow::Cow<'static, str>, ort::session::SessionInputValue<'static>)> = vec![
-            ("inputs_embeds".into(), embeds.into()),
-            ("layer_from_end".into(), layer.into()),
-        ];
-        let outputs = self.session.run(inputs).map_err(err)?;
-        let z = outputs["hidden_states"]
-            .try_extract_array::<f32>()
-            .map_err(err)?
-            .to_owned();
-        z.into_dimensionality::<Ix3>()
-            .map_err(|e| PromptError::Encoder(e.to_string()))
-    }
-}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn setup() -> Option<(PathBuf, Session)> {
-    let model = std::env::var_os("SDGATE_TINY_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("tests/fixtures/tiny-sd1/model"));
-    let lib = std::env::var_os("ORT_DYLIB_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".ort/lib/libonnxruntime.so"));
-    let graph = model.join("text_encoder/model.onnx");
-    if !graph.is_file() || !lib.is_file() {
-        eprintln!("skipped: need {} and {}", graph.display(), lib.display());
-        return None;
-    }
-    let env = ort::init_from(&lib).ok()?.with_name("prompt-e2e").build().ok()?;
-    let session = Session::builder(&env).ok()?.commit_from_file(&graph).ok()?;
-    Some((model, session))
+/// The tiny model's text encoder through sdgate's runtime (the engine implements `TextEncoder`).
+fn setup() -> (PathBuf, Engine) {
+    sdgate::runtime::library::load(None).expect("ONNX Runtime: run scripts/setup-ort first");
+    let model = root().join("tests/fixtures/tiny-sd1/model");
+    let engine = Engine::load(ModelFolder::open(&model).unwrap(), &ProviderOptions::default()).unwrap();
+    (model, engine)
 }
 
 fn golden(key: &str, tensors: &safetensors::SafeTensors<'_>) -> (Vec<usize>, Vec<f32>) {
@@ -95,8 +58,7 @@ fn conditioner(model: &Path, emphasis: EmphasisMode, clip_skip: usize) -> Condit
 
 #[test]
 fn conditioning_matches_the_webui_on_the_tiny_model() {
-    let Some((model, session)) = setup() else { return };
-    let mut encoder = OrtTextEncoder { session };
+    let (model, mut encoder) = setup();
     let dir = root().join("tests/fixtures/prompt");
     let cases: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("conditioning.json")).unwrap()).unwrap();
     let bytes = std::fs::read(dir.join("conditioning.safetensors")).unwrap();

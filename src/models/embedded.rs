@@ -7,7 +7,14 @@ use super::{ModelError, ModelFolder};
 
 macro_rules! fixture {
     ($rel:literal) => {
-        ($rel, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny-sd1/model/", $rel)) as &[u8])
+        (
+            $rel,
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/tiny-sd1/model/",
+                $rel
+            )) as &[u8],
+        )
     };
 }
 
@@ -32,7 +39,11 @@ pub fn extract(data_dir: &Path) -> Result<ModelFolder, ModelError> {
         if std::fs::read(&path).is_ok_and(|have| have == *bytes) {
             continue;
         }
-        let io = |source| ModelError::Io { folder: root.clone(), file: (*rel).to_string(), source };
+        let io = |source| ModelError::Io {
+            folder: root.clone(),
+            file: (*rel).to_string(),
+            source,
+        };
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }

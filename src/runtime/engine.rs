@@ -149,3 +149,15 @@ fn shape_err(graph: &'static str) -> impl Fn(ndarray::ShapeError) -> RuntimeErro
         message: format!("unexpected output shape: {e}"),
     }
 }
+
+/// The prompt layer's text encoder, answered by this engine's text-encoder session.
+impl crate::prompt::TextEncoder for Engine {
+    fn encode(
+        &mut self,
+        inputs_embeds: Array3<f32>,
+        layer_from_end: usize,
+    ) -> Result<Array3<f32>, crate::prompt::PromptError> {
+        self.encode_text(inputs_embeds, layer_from_end)
+            .map_err(|e| crate::prompt::PromptError::Encoder(e.to_string()))
+    }
+}
