@@ -34,8 +34,9 @@ impl UnetRequest {
 
 /// What a task wants after [`Task::poll`].
 pub enum Poll {
-    /// Evaluate the UNet and call [`Task::deliver`] with the output rows.
-    Unet(UnetRequest),
+    /// Evaluate the UNet for each request (they may differ in shape, e.g. cond and uncond of
+    /// different lengths) and call [`Task::deliver`] with the outputs, in the same order.
+    Unet(Vec<UnetRequest>),
     /// The task is over (its result has been sent to its owner).
     Finished,
 }
@@ -44,8 +45,8 @@ pub trait Task: Send {
     /// Do the work that is due and does not need the UNet (text encoding, VAE, sampler arithmetic,
     /// output encoding), then say what comes next. Errors end the task; the worker reports them.
     fn poll(&mut self, engine: &mut Engine) -> Result<Poll, PipelineError>;
-    /// The UNet output for the rows of the last [`Poll::Unet`].
-    fn deliver(&mut self, out: Array4<f32>);
+    /// The UNet outputs for the requests of the last [`Poll::Unet`], in order.
+    fn deliver(&mut self, outs: Vec<Array4<f32>>);
     /// Report a failure to the task's owner (called once, instead of a result).
     fn fail(&mut self, error: PipelineError);
 }

@@ -175,11 +175,16 @@ impl Worker {
             }
             return;
         };
-        let mut requests: Vec<(usize, UnetRequest)> = Vec::new();
+        // (task, index of the request within the task's list, request)
+        let mut requests: Vec<((usize, usize), UnetRequest)> = Vec::new();
+        let mut expected = vec![0usize; self.tasks.len()];
         let mut done = vec![false; self.tasks.len()];
         for (i, task) in self.tasks.iter_mut().enumerate() {
             match catch_unwind(AssertUnwindSafe(|| task.poll(engine))) {
-                Ok(Ok(Poll::Unet(r))) => requests.push((i, r)),
+                Ok(Ok(Poll::Unet(rs))) => {
+                    expected[i] = rs.len();
+                    requests.extend(rs.into_iter().enumerate().map(|(k, r)| ((i, k), r)));
+                }
                 Ok(Ok(Poll::Finished)) => done[i] = true,
                 Ok(Err(e)) => {
                     task.fail(e);
@@ -191,27 +196,43 @@ impl Worker {
                 }
             }
         }
-        let mut groups: BTreeMap<(usize, usize, usize, usize), Vec<(usize, UnetRequest)>> = BTreeMap::new();
-        for (i, r) in requests {
-            groups.entry(r.batch_key()).or_default().push((i, r));
+        let mut groups: BTreeMap<(usize, usize, usize, usize), Vec<((usize, usize), UnetRequest)>> = BTreeMap::new();
+        for (id, r) in requests {
+            groups.entry(r.batch_key()).or_default().push((id, r));
         }
+        let mut outputs: Vec<Vec<Option<Array4<f32>>>> = expected.iter().map(|n| vec![None; *n]).collect();
         for (_, group) in groups {
             for chunk in chunk_by_rows(group, self.cfg.max_rows.max(1)) {
-                let ids: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
+                let ids: Vec<(usize, usize)> = chunk.iter().map(|(id, _)| *id).collect();
                 match run_merged(engine, chunk, self.observer.as_ref()) {
                     Ok(outs) => {
-                        for (i, out) in ids.into_iter().zip(outs) {
-                            self.tasks[i].deliver(out);
+                        for ((i, k), out) in ids.into_iter().zip(outs) {
+                            outputs[i][k] = Some(out);
                         }
                     }
                     Err(e) => {
                         tracing::error!(device = %self.cfg.device, "UNet call failed: {e}");
                         self.status.lock().last_error = Some(e.to_string());
-                        for i in ids {
-                            self.tasks[i].fail(PipelineError::Internal(e.to_string()));
-                            done[i] = true;
+                        for (i, _) in ids {
+                            if !done[i] {
+                                self.tasks[i].fail(PipelineError::Internal(e.to_string()));
+                                done[i] = true;
+                            }
                         }
                     }
+                }
+            }
+        }
+        for (i, outs) in outputs.into_iter().enumerate() {
+            if done[i] || outs.is_empty() {
+                continue;
+            }
+            let outs: Option<Vec<Array4<f32>>> = outs.into_iter().collect();
+            match outs {
+                Some(outs) => self.tasks[i].deliver(outs),
+                None => {
+                    self.tasks[i].fail(PipelineError::Internal("a UNet output went missing".into()));
+                    done[i] = true;
                 }
             }
         }
@@ -225,8 +246,10 @@ impl Worker {
 }
 
 /// Split a group into calls of at most `max_rows` rows; a request is never split.
-fn chunk_by_rows(group: Vec<(usize, UnetRequest)>, max_rows: usize) -> Vec<Vec<(usize, UnetRequest)>> {
-    let mut out: Vec<Vec<(usize, UnetRequest)>> = vec![];
+type Keyed = ((usize, usize), UnetRequest);
+
+fn chunk_by_rows(group: Vec<Keyed>, max_rows: usize) -> Vec<Vec<Keyed>> {
+    let mut out: Vec<Vec<Keyed>> = vec![];
     let mut rows = 0;
     for item in group {
         let r = item.1.rows();
@@ -245,7 +268,7 @@ fn chunk_by_rows(group: Vec<(usize, UnetRequest)>, max_rows: usize) -> Vec<Vec<(
 /// One UNet call for several requests; returns each request's output rows.
 fn run_merged(
     engine: &mut Engine,
-    chunk: Vec<(usize, UnetRequest)>,
+    chunk: Vec<Keyed>,
     observer: Option<&Observer>,
 ) -> Result<Vec<Array4<f32>>, PipelineError> {
     let started = Instant::now();
