@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use ndarray::Array4;
 use sdgate::samplers::{
-    Latents, ModelFamily, ModelSchedule, ModelScheduleConfig, NoiseSource, Pass, Prediction, Sampler, SamplerParams, SamplerSpec,
-    Schedule, ScheduleOptions, SdeNoise, SigmaTable, Start, Step, compute_sigmas, img2img_steps, hires_steps,
+    Latents, ModelFamily, ModelSchedule, ModelScheduleConfig, NoiseSource, Pass, Prediction, Sampler, SamplerParams,
+    SamplerSpec, Schedule, ScheduleOptions, SdeNoise, SigmaTable, Start, Step, compute_sigmas, hires_steps,
+    img2img_steps,
 };
 use serde_json::Value;
 
@@ -17,7 +18,11 @@ fn goldens() -> Value {
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number") as f32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
 }
 
 fn shape(name: &str) -> (usize, usize, usize, usize) {
@@ -92,7 +97,9 @@ impl SdeNoise for RecordedSde {
         let k = log.sde;
         match self.expected.get(k) {
             Some(&(a, b)) if close(sigma, a, 1e-5) && close(sigma_next, b, 1e-5) => {}
-            e => log.sde_mismatch.push(format!("call {k}: ({sigma}, {sigma_next}) vs {e:?}")),
+            e => log
+                .sde_mismatch
+                .push(format!("call {k}: ({sigma}, {sigma_next}) vs {e:?}")),
         }
         log.sde += 1;
         match self.pool.is_empty() {
@@ -137,9 +144,22 @@ fn run_case(c: &Value, pools: &Value) -> Outcome {
     let (name, schedule, pass, mode, kind) = (s("sampler"), s("schedule"), s("pass"), s("mode"), s("denoiser"));
     let sh = shape(&s("shape"));
     let steps = c["steps"].as_u64().unwrap() as usize;
-    let family = if c["sdxl"].as_bool().unwrap_or(false) { ModelFamily::Sdxl } else { ModelFamily::Sd15 };
-    let prediction = if mode == "v" { Prediction::VPrediction } else { Prediction::Epsilon };
-    let model = ModelSchedule::new(&ModelScheduleConfig { family, prediction, ..ModelScheduleConfig::sd15() }).unwrap();
+    let family = if c["sdxl"].as_bool().unwrap_or(false) {
+        ModelFamily::Sdxl
+    } else {
+        ModelFamily::Sd15
+    };
+    let prediction = if mode == "v" {
+        Prediction::VPrediction
+    } else {
+        Prediction::Epsilon
+    };
+    let model = ModelSchedule::new(&ModelScheduleConfig {
+        family,
+        prediction,
+        ..ModelScheduleConfig::sd15()
+    })
+    .unwrap();
     let spec = SamplerSpec::resolve(&name, Some(&schedule)).unwrap();
     let o = &c["opts"];
     let opts = ScheduleOptions {
@@ -154,8 +174,14 @@ fn run_case(c: &Value, pools: &Value) -> Outcome {
     let strength = c["strength"].as_f64().unwrap_or(0.0);
     let pass_v = match pass.as_str() {
         "txt2img" => Pass::Txt2Img { steps },
-        "img2img" => Pass::Img2Img { steps, denoising_strength: strength },
-        _ => Pass::HiresSecondPass { steps, denoising_strength: strength },
+        "img2img" => Pass::Img2Img {
+            steps,
+            denoising_strength: strength,
+        },
+        _ => Pass::HiresSecondPass {
+            steps,
+            denoising_strength: strength,
+        },
     };
     let p = &c["params"];
     let params = SamplerParams {
@@ -166,24 +192,43 @@ fn run_case(c: &Value, pools: &Value) -> Outcome {
         s_noise: p["s_noise"].as_f64().unwrap_or(1.0),
         ..Default::default()
     };
-    let pool = &pools[c["seed"].as_u64().unwrap().to_string()];
+    let pool = &pools[s("shape").as_str()];
     let noise = latents(&pool["noise"], sh);
     let start = if pass == "txt2img" {
         Start::Txt2Img { noise }
     } else {
-        Start::Img2Img { init_latent: latents(&pool["init"], sh), noise }
+        Start::Img2Img {
+            init_latent: latents(&pool["init"], sh),
+            noise,
+        }
     };
     let log = Arc::new(Mutex::new(NoiseLog::default()));
     let randn = Recorded {
-        pool: pool["randn"].as_array().unwrap().iter().map(|v| latents(v, sh)).collect(),
+        pool: pool["randn"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| latents(v, sh))
+            .collect(),
         log: log.clone(),
     };
     let sde = RecordedSde {
         pool: pool["sde"].as_array().unwrap().iter().map(|v| latents(v, sh)).collect(),
-        expected: c["sde_calls"].as_array().unwrap().iter().map(|p| (floats(p)[0], floats(p)[1])).collect(),
+        expected: c["sde_calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (floats(p)[0], floats(p)[1]))
+            .collect(),
         log: log.clone(),
     };
-    let mut out = Outcome { ill_conditioned: false, noise_problem: None, result: Err(String::new()), evals: Vec::new(), first_denoised: None };
+    let mut out = Outcome {
+        ill_conditioned: false,
+        noise_problem: None,
+        result: Err(String::new()),
+        evals: Vec::new(),
+        first_denoised: None,
+    };
     let plan = match spec.plan(&model, pass_v, &opts) {
         Ok(p) => p,
         Err(e) => {
@@ -201,12 +246,19 @@ fn run_case(c: &Value, pools: &Value) -> Outcome {
     let den_model = plan.denoiser().clone();
     out.ill_conditioned = spec.info().takes_eta
         && params.eta != Some(0.0)
-        && plan.sigmas().windows(2).any(|w| w[1] > 0.0 && sigma_down_unstable(w[0], w[1]));
+        && plan
+            .sigmas()
+            .windows(2)
+            .any(|w| w[1] > 0.0 && sigma_down_unstable(w[0], w[1]));
     let guidance = sampler.guidance();
     let mut d: Option<Latents> = None;
     let mut u: Option<Latents> = None;
     loop {
-        let step = if guidance.needs_uncond { sampler.next_with_uncond(d.take(), u.take()) } else { sampler.next(d.take()) };
+        let step = if guidance.needs_uncond {
+            sampler.next_with_uncond(d.take(), u.take())
+        } else {
+            sampler.next(d.take())
+        };
         match step {
             Err(e) => {
                 out.result = Err(e.to_string());
@@ -239,7 +291,10 @@ fn run_case(c: &Value, pools: &Value) -> Outcome {
                     };
                     let k = (7.0 * guidance.cfg_scale_multiplier) as f32;
                     let mut dn = du.clone();
-                    ndarray::Zip::from(&mut dn).and(&dc).and(&du).for_each(|o, &c, &u| *o = u + (c - u) * k);
+                    ndarray::Zip::from(&mut dn)
+                        .and(&dc)
+                        .and(&du)
+                        .for_each(|o, &c, &u| *o = u + (c - u) * k);
                     u = Some(du);
                     dn
                 } else {
@@ -290,7 +345,10 @@ fn sampler_trajectories_match_k_diffusion_and_the_webui() {
                     }
                 }
                 (Err(_), false) => {}
-                (r, _) => failures.push(format!("{label}: WebUI fails ({err}) but sdgate gave {:?}", r.as_ref().err())),
+                (r, _) => failures.push(format!(
+                    "{label}: WebUI fails ({err}) but sdgate gave {:?}",
+                    r.as_ref().err()
+                )),
             }
             continue;
         }
@@ -311,9 +369,17 @@ fn sampler_trajectories_match_k_diffusion_and_the_webui() {
             Ok(x) => {
                 let py_evals = floats(&c["evals"]);
                 if out.evals.len() != py_evals.len() {
-                    failures.push(format!("{label}: {} evaluations vs {}", out.evals.len(), py_evals.len()));
-                } else if let Some((i, (a, b))) =
-                    out.evals.iter().zip(&py_evals).enumerate().find(|(_, (a, b))| (*a - *b).abs() > eval_tol * b.abs().max(1.0))
+                    failures.push(format!(
+                        "{label}: {} evaluations vs {}",
+                        out.evals.len(),
+                        py_evals.len()
+                    ));
+                } else if let Some((i, (a, b))) = out
+                    .evals
+                    .iter()
+                    .zip(&py_evals)
+                    .enumerate()
+                    .find(|(_, (a, b))| (*a - *b).abs() > eval_tol * b.abs().max(1.0))
                 {
                     failures.push(format!("{label}: evaluation {i} at {a} vs {b}"));
                 }
@@ -325,9 +391,19 @@ fn sampler_trajectories_match_k_diffusion_and_the_webui() {
         }
         checked += 1;
     }
-    assert!(failures.is_empty(), "{} of {} cases fail:\n{}", failures.len(), checked, failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases fail:\n{}",
+        failures.len(),
+        checked,
+        failures.join("\n")
+    );
     assert!(checked > 300, "only {checked} cases checked");
-    assert!(checked - ill_conditioned > 300, "only {} cases at 1e-4", checked - ill_conditioned);
+    assert!(
+        checked - ill_conditioned > 300,
+        "only {} cases at 1e-4",
+        checked - ill_conditioned
+    );
 }
 
 #[test]
@@ -336,11 +412,19 @@ fn schedules_match_the_webui() {
     let model = ModelSchedule::new(&ModelScheduleConfig::sd15()).unwrap();
     let mut failures = Vec::new();
     for e in g["schedules"].as_array().unwrap() {
-        let table = if e["table"] == "lcm" { model.lcm_table() } else { model.table() };
+        let table = if e["table"] == "lcm" {
+            model.lcm_table()
+        } else {
+            model.table()
+        };
         let label = e["schedule"].as_str().unwrap();
         let schedule = Schedule::parse(label).unwrap();
         let n = e["steps"].as_u64().unwrap() as usize;
-        let family = if e["sdxl"].as_bool().unwrap() { ModelFamily::Sdxl } else { ModelFamily::Sd15 };
+        let family = if e["sdxl"].as_bool().unwrap() {
+            ModelFamily::Sdxl
+        } else {
+            ModelFamily::Sd15
+        };
         let o = &e["opts"];
         let opts = ScheduleOptions {
             sigma_min: o["sigma_min"].as_f64(),
@@ -350,9 +434,16 @@ fn schedules_match_the_webui() {
         };
         let got = compute_sigmas(Some(schedule), n, table, family, &opts).unwrap();
         let want = floats(&e["sigmas"]);
-        let ok = got.len() == want.len() && got.iter().zip(&want).all(|(a, b)| (a - b).abs() <= 2e-6 * b.abs().max(1e-3));
+        let ok = got.len() == want.len()
+            && got
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| (a - b).abs() <= 2e-6 * b.abs().max(1e-3));
         if !ok {
-            failures.push(format!("{} {label} n={n} {:?}:\n  got  {got:?}\n  want {want:?}", e["table"], e["opts"]));
+            failures.push(format!(
+                "{} {label} n={n} {:?}:\n  got  {got:?}\n  want {want:?}",
+                e["table"], e["opts"]
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -369,9 +460,19 @@ fn model_schedule_and_sigma_timestep_maps_match() {
             assert!((a - b).abs() <= rel * b.abs().max(1e-6), "{name}[{i}]: {a} vs {b}");
         }
     };
-    cmp("alphas_cumprod", model.alphas_cumprod(), &floats(&m["alphas_cumprod"]), 1e-7);
+    cmp(
+        "alphas_cumprod",
+        model.alphas_cumprod(),
+        &floats(&m["alphas_cumprod"]),
+        1e-7,
+    );
     cmp("sigmas", model.table().sigmas(), &floats(&m["sigmas"]), 1e-6);
-    cmp("lcm sigmas", model.lcm_table().sigmas(), &floats(&m["lcm_sigmas"]), 1e-6);
+    cmp(
+        "lcm sigmas",
+        model.lcm_table().sigmas(),
+        &floats(&m["lcm_sigmas"]),
+        1e-6,
+    );
     let probe = floats(&m["probe_sigmas"]);
     let t: Vec<f32> = probe.iter().map(|&s| model.table().sigma_to_t(s) as f32).collect();
     for (a, b) in t.iter().zip(floats(&m["sigma_to_t"])) {
@@ -387,14 +488,27 @@ fn model_schedule_and_sigma_timestep_maps_match() {
         ("scaled_linear", sdgate::samplers::BetaSchedule::ScaledLinear),
         ("squaredcos_cap_v2", sdgate::samplers::BetaSchedule::SquaredCosCapV2),
     ] {
-        let cfg = ModelScheduleConfig { beta_schedule: beta, ..ModelScheduleConfig::sd15() };
+        let cfg = ModelScheduleConfig {
+            beta_schedule: beta,
+            ..ModelScheduleConfig::sd15()
+        };
         let ms = ModelSchedule::new(&cfg).unwrap();
-        cmp(sched, ms.alphas_cumprod(), &floats(&m["diffusers_alphas_cumprod"][sched]), 2e-5);
+        cmp(
+            sched,
+            ms.alphas_cumprod(),
+            &floats(&m["diffusers_alphas_cumprod"][sched]),
+            2e-5,
+        );
     }
     for e in m["img2img_steps"].as_array().unwrap() {
         let steps = e["steps"].as_u64().unwrap() as usize;
         let strength = e["strength"].as_f64().unwrap();
-        let want: Vec<usize> = e["out"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        let want: Vec<usize> = e["out"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
         let got = if e["hires"].as_bool().unwrap() {
             hires_steps(steps, strength)
         } else {

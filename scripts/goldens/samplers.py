@@ -14,7 +14,8 @@ Modes: "direct" hands D to k-diffusion as the model; "eps"/"v" wrap an ε/v-pred
 at σ(t) (k-diffusion t_to_sigma) in the WebUI's model wrappers (CompVisDenoiser, CompVisVDenoiser, the LCM
 denoiser, the timestep samplers' ε calls), so the Rust side must reproduce c_in, the timesteps and D.
 Noise: torch.randn_like is hijacked like the WebUI's TorchHijack and the Brownian noise_sampler replaced,
-both returning entries of a fixed pool in call order and recording the calls.
+both returning entries of a fixed pool per latent shape in call order and recording the calls (count, and
+the (σ, σ_next) of every noise_sampler call), which the Rust side replays and checks.
 """
 
 import inspect
@@ -106,11 +107,24 @@ def unet(den, kind):
     return fn
 
 
+def make_pools():
+    """One set of arrays per latent shape, shared by all cases: the starting noise, an init latent for
+    img2img, and the pools the recorded randn_like / noise_sampler calls return in order (cyclically)."""
+    out = {}
+    for i, (name, shape) in enumerate(sorted(SHAPES.items())):
+        g = np.random.default_rng(1234 + i)
+        t = lambda scale=1.0: torch.tensor(g.standard_normal(shape) * scale, dtype=torch.float32)
+        out[name] = {"noise": t(), "init": t(0.7), "randn": [t() for _ in range(POOL)], "sde": [t() for _ in range(POOL)]}
+    return out
+
+
+POOLS = make_pools()
+
+
 class Recorder:
-    def __init__(self, shape, seed):
-        g = np.random.default_rng(seed)
-        self.randn_pool = [torch.tensor(g.standard_normal(shape), dtype=torch.float32) for _ in range(POOL)]
-        self.sde_pool = [torch.tensor(g.standard_normal(shape), dtype=torch.float32) for _ in range(POOL)]
+    def __init__(self, shape_name):
+        self.randn_pool = POOLS[shape_name]["randn"]
+        self.sde_pool = POOLS[shape_name]["sde"]
         self.randn_calls = 0
         self.sde_calls = []
         self.evals = []
@@ -189,10 +203,9 @@ EXTRA_PARAMS = {
 def run_case(c):
     name, shape = c["sampler"], SHAPES[c["shape"]]
     den = DENOISERS[c["denoiser"]]
-    rec = Recorder(shape, c["seed"])
-    g = np.random.default_rng(c["seed"] + 1000)
-    noise0 = torch.tensor(g.standard_normal(shape), dtype=torch.float32)
-    init = torch.tensor(g.standard_normal(shape) * 0.7, dtype=torch.float32)
+    rec = Recorder(c["shape"])
+    noise0 = POOLS[c["shape"]]["noise"].clone()
+    init = POOLS[c["shape"]]["init"].clone()
     params = {"eta": None, "s_churn": 0.0, "s_tmin": 0.0, "s_tmax": 0.0, "s_noise": 1.0, **c.get("params", {})}
     opts = c.get("opts", {})
     sampling.torch = rec
@@ -410,7 +423,6 @@ def model_goldens():
 
 
 def main():
-    pools = {}
     all_cases = [run_case(c) for c in cases()]
     data = {
         "k_diffusion": "0.1.1.post1",
@@ -419,19 +431,8 @@ def main():
         "schedules": schedule_goldens(),
         "model": model_goldens(),
     }
-    # the noise pools are re-derived from each case's seed on the Rust side? No: stored once per seed.
-    for c in all_cases:
-        rec = Recorder(SHAPES[c["shape"]], c["seed"])
-        g = np.random.default_rng(c["seed"] + 1000)
-        noise0 = g.standard_normal(SHAPES[c["shape"]])
-        init = g.standard_normal(SHAPES[c["shape"]]) * 0.7
-        pools[str(c["seed"])] = {
-            "randn": [f32list(p) for p in rec.randn_pool[: min(POOL, max(c["randn_calls"], 0))]],
-            "sde": [f32list(p) for p in rec.sde_pool[: min(POOL, len(c["sde_calls"]))]],
-            "noise": f32list(noise0),
-            "init": f32list(init) if c["pass"] != "txt2img" else [],
-        }
-    data["pools"] = pools
+    data["pools"] = {name: {k: ([f32list(a) for a in v] if isinstance(v, list) else f32list(v)) for k, v in p.items()}
+                     for name, p in POOLS.items()}
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump(data, f, separators=(",", ":"))

@@ -78,7 +78,9 @@ impl SamplingPlan {
                                 dpm_solver::dpm_fast(c, x, smin, smax, n, kp.eta, kp.s_noise, noise)
                             })
                         } else {
-                            Driven::new(total, guidance, move |c| dpm_solver::dpm_adaptive(c, x, smin, smax, kp.eta, noise))
+                            Driven::new(total, guidance, move |c| {
+                                dpm_solver::dpm_adaptive(c, x, smin, smax, kp.eta, noise)
+                            })
                         }
                     }
                     Algo::Ddim | Algo::DdimCfgPp | Algo::Plms | Algo::UniPc => {
@@ -86,13 +88,18 @@ impl SamplingPlan {
                     }
                 }
             }
-            Walk::Timesteps { timesteps: ts, noised_at } => {
+            Walk::Timesteps {
+                timesteps: ts,
+                noised_at,
+            } => {
                 let ts = ts.clone();
                 let ac = self.alphas_cumprod.clone();
                 match info.algo {
                     Algo::Ddim | Algo::DdimCfgPp => {
                         let cfg_pp = info.algo == Algo::DdimCfgPp;
-                        Driven::new(total, guidance, move |c| timesteps::ddim(c, x, ac, ts, kp.eta, cfg_pp, noise))
+                        Driven::new(total, guidance, move |c| {
+                            timesteps::ddim(c, x, ac, ts, kp.eta, cfg_pp, noise)
+                        })
                     }
                     Algo::Plms => Driven::new(total, guidance, |c| timesteps::plms(c, x, ac, ts)),
                     Algo::UniPc => {
@@ -100,12 +107,14 @@ impl SamplingPlan {
                         let n = ac.len() as f32;
                         let t_start = noised_at.and(ts.last().map(|&t| t as f32 / n + 1.0 / n));
                         // The WebUI 1.10 asserts order <= steps; here the order is lowered to the steps.
-                        let order = params.uni_pc_order.clamp(1, 3).min(steps.max(1));
+                        let order = params.uni_pc_order.clamp(1, 10).min(steps.max(1));
                         if steps == 0 {
                             return Err(SamplerError::InvalidParameter("UniPC needs at least one step".into()));
                         }
                         let lof = params.uni_pc_lower_order_final;
-                        Driven::new(total, guidance, move |c| unipc::unipc(c, x, ac, steps, t_start, order, lof))
+                        Driven::new(total, guidance, move |c| {
+                            unipc::unipc(c, x, ac, steps, t_start, order, lof)
+                        })
                     }
                     _ => return Err(SamplerError::Protocol("sigma sampler planned with timesteps".into())),
                 }
@@ -117,15 +126,19 @@ impl SamplingPlan {
     /// The WebUI's starting latents of the pass.
     fn start_latents(&self, start: Start) -> Result<Latents, SamplerError> {
         match (&self.walk, start) {
-            (_, Start::Txt2Img { .. }) if self.is_img2img => {
-                Err(SamplerError::InvalidParameter("an img2img pass needs the init latent".into()))
-            }
-            (_, Start::Img2Img { .. }) if !self.is_img2img => {
-                Err(SamplerError::InvalidParameter("a txt2img pass starts from noise only".into()))
-            }
+            (_, Start::Txt2Img { .. }) if self.is_img2img => Err(SamplerError::InvalidParameter(
+                "an img2img pass needs the init latent".into(),
+            )),
+            (_, Start::Img2Img { .. }) if !self.is_img2img => Err(SamplerError::InvalidParameter(
+                "a txt2img pass starts from noise only".into(),
+            )),
             (Walk::Sigmas { sched, .. }, Start::Txt2Img { noise }) => {
                 let s0 = sched[0] as f64;
-                let k = if self.sgm_noise_multiplier { (1.0 + s0 * s0).sqrt() } else { s0 };
+                let k = if self.sgm_noise_multiplier {
+                    (1.0 + s0 * s0).sqrt()
+                } else {
+                    s0
+                };
                 Ok(noise.mapv(|v| v * k as f32))
             }
             (Walk::Sigmas { sched, .. }, Start::Img2Img { init_latent, noise }) => {
@@ -146,21 +159,45 @@ impl SamplingPlan {
     fn kparams(&self, p: &SamplerParams) -> Result<KParams, SamplerError> {
         let info = self.spec.info();
         let default_eta = if info.family == Family::Timesteps { 0.0 } else { 1.0 };
-        let eta = if info.takes_eta { p.eta.unwrap_or(default_eta) } else { default_eta };
-        for (name, v) in [("eta", eta), ("s_churn", p.s_churn), ("s_tmin", p.s_tmin), ("s_noise", p.s_noise)] {
+        let eta = if info.takes_eta {
+            p.eta.unwrap_or(default_eta)
+        } else {
+            default_eta
+        };
+        for (name, v) in [
+            ("eta", eta),
+            ("s_churn", p.s_churn),
+            ("s_tmin", p.s_tmin),
+            ("s_noise", p.s_noise),
+        ] {
             if !v.is_finite() || v < 0.0 {
-                return Err(SamplerError::InvalidParameter(format!("{name} must be finite and >= 0, got {v}")));
+                return Err(SamplerError::InvalidParameter(format!(
+                    "{name} must be finite and >= 0, got {v}"
+                )));
             }
         }
         if p.s_tmax.is_nan() || p.s_tmax < 0.0 {
-            return Err(SamplerError::InvalidParameter(format!("s_tmax must be >= 0, got {}", p.s_tmax)));
+            return Err(SamplerError::InvalidParameter(format!(
+                "s_tmax must be >= 0, got {}",
+                p.s_tmax
+            )));
         }
         let (s_churn, s_tmin, s_tmax) = if info.takes_churn {
-            (p.s_churn, p.s_tmin, if p.s_tmax == 0.0 { f64::INFINITY } else { p.s_tmax })
+            (
+                p.s_churn,
+                p.s_tmin,
+                if p.s_tmax == 0.0 { f64::INFINITY } else { p.s_tmax },
+            )
         } else {
             (0.0, 0.0, f64::INFINITY)
         };
         let s_noise = if info.takes_s_noise { p.s_noise } else { 1.0 };
-        Ok(KParams { eta, s_noise, s_churn, s_tmin, s_tmax })
+        Ok(KParams {
+            eta,
+            s_noise,
+            s_churn,
+            s_tmin,
+            s_tmax,
+        })
     }
 }

@@ -57,14 +57,20 @@ impl Denoiser {
             Prediction::VPrediction => (1.0 / (s * s + 1.0), -s / (s * s + 1.0).sqrt()),
         };
         if !self.lcm {
-            return OutputScalings { c_skip: c_skip as f32, c_out: c_out as f32 };
+            return OutputScalings {
+                c_skip: c_skip as f32,
+                c_out: c_out as f32,
+            };
         }
         // D_lcm = c_out'·D + c_skip'·x with the scaled timestep 10·t and σ_data 0.5.
         let st = 10.0 * timestep;
         let sd2 = 0.25;
         let skip2 = sd2 / (st * st + sd2);
         let out2 = st / (st * st + sd2).sqrt();
-        OutputScalings { c_skip: (out2 * c_skip + skip2) as f32, c_out: (out2 * c_out) as f32 }
+        OutputScalings {
+            c_skip: (out2 * c_skip + skip2) as f32,
+            c_out: (out2 * c_out) as f32,
+        }
     }
 
     /// `D(x, σ)` from the UNet output.

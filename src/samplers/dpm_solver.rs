@@ -37,7 +37,13 @@ struct Stages<'a> {
 impl<'a> Stages<'a> {
     async fn new(ctx: &'a Ctx, x: &'a Latents, t: f32) -> Result<Self, SamplerError> {
         let e = eps(ctx, x, t).await?;
-        Ok(Self { ctx, x, t, eps: e, eps_r1: None })
+        Ok(Self {
+            ctx,
+            x,
+            t,
+            eps: e,
+            eps_r1: None,
+        })
     }
 
     fn step_1(&self, t_next: f32) -> Latents {
@@ -79,7 +85,11 @@ impl<'a> Stages<'a> {
         axpy(&mut u2, -(sigma(s2) * (r2 * h).exp_m1()), &self.eps);
         let diff1 = lincomb(1.0, &e1, -1.0, &self.eps);
         let r2_r1 = (2.0f64 / 3.0 / (1.0 / 3.0)) as f32;
-        axpy(&mut u2, -(sigma(s2) * r2_r1 * ((r2 * h).exp_m1() / (r2 * h) - 1.0)), &diff1);
+        axpy(
+            &mut u2,
+            -(sigma(s2) * r2_r1 * ((r2 * h).exp_m1() / (r2 * h) - 1.0)),
+            &diff1,
+        );
         let e2 = eps(self.ctx, &u2, s2).await?;
         let mut x = self.step_1(t_next);
         let diff2 = lincomb(1.0, &e2, -1.0, &self.eps);
@@ -103,7 +113,7 @@ pub(crate) async fn dpm_fast(
     let (t_start, t_end) = (t_of(sigma_max), t_of(sigma_min));
     let m = n / 3 + 1;
     let ts = super::model_schedule::linspace_f32(t_start, t_end, m + 1);
-    let orders: Vec<usize> = if n % 3 == 0 {
+    let orders: Vec<usize> = if n.is_multiple_of(3) {
         let mut o = vec![3; m.saturating_sub(2)];
         o.extend([2, 1]);
         o
@@ -149,7 +159,12 @@ struct Pid {
 impl Pid {
     fn new(h: f64, order: f64) -> Self {
         let (p, i, d) = (0.0, 1.0, 0.0);
-        Self { h, b: [(p + i + d) / order, -(p + 2.0 * d) / order, d / order], accept_safety: 0.81, errs: None }
+        Self {
+            h,
+            b: [(p + i + d) / order, -(p + 2.0 * d) / order, d / order],
+            accept_safety: 0.81,
+            errs: None,
+        }
     }
 
     fn propose_step(&mut self, error: f64) -> bool {
@@ -182,7 +197,9 @@ pub(crate) async fn dpm_adaptive(
     let (rtol, atol) = (0.05f32, 0.0078f32);
     let (t_start, t_end) = (t_of(sigma_max), t_of(sigma_min));
     if t_end <= t_start {
-        return Err(SamplerError::InvalidParameter("DPM adaptive needs sigma_max > sigma_min".into()));
+        return Err(SamplerError::InvalidParameter(
+            "DPM adaptive needs sigma_max > sigma_min".into(),
+        ));
     }
     let mut s = t_start;
     let mut x_prev = x.clone();
@@ -206,11 +223,14 @@ pub(crate) async fn dpm_adaptive(
         let x_low = st.step_2(t_, (1.0f64 / 3.0) as f32).await?;
         let x_high = st.step_3(t_).await?;
         let mut sum = 0.0f64;
-        ndarray::Zip::from(&x_low).and(&x_high).and(&x_prev).for_each(|&lo, &hi, &prev| {
-            let delta = atol.max(rtol * lo.abs().max(prev.abs()));
-            let e = ((lo - hi) / delta) as f64;
-            sum += e * e;
-        });
+        ndarray::Zip::from(&x_low)
+            .and(&x_high)
+            .and(&x_prev)
+            .for_each(|&lo, &hi, &prev| {
+                let delta = atol.max(rtol * lo.abs().max(prev.abs()));
+                let e = ((lo - hi) / delta) as f64;
+                sum += e * e;
+            });
         let error = (sum.sqrt() as f32 / (x.len() as f64).sqrt() as f32) as f64;
         if pid.propose_step(error) {
             x_prev = x_low;

@@ -48,8 +48,16 @@ impl Ctx {
 
     /// `D(x, σ)` at a model timestep fixed by the sampler (timestep samplers), with the uncond result.
     pub async fn eval_full(&self, x: &Latents, sigma: f64, timestep: Option<f64>) -> Result<EvalResult, SamplerError> {
-        let request = EvalRequest { x: x.clone(), sigma: sigma as f32, timestep };
-        EvalFuture { slot: self.slot.clone(), request: Some(request) }.await
+        let request = EvalRequest {
+            x: x.clone(),
+            sigma: sigma as f32,
+            timestep,
+        };
+        EvalFuture {
+            slot: self.slot.clone(),
+            request: Some(request),
+        }
+        .await
     }
 
     /// One step finished, as the WebUI's progress callback counts them.
@@ -75,7 +83,9 @@ impl Future for EvalFuture {
         }
         match slot.result.take() {
             Some(result) => Poll::Ready(Ok(result)),
-            None => Poll::Ready(Err(SamplerError::Protocol("evaluation resumed without a result".into()))),
+            None => Poll::Ready(Err(SamplerError::Protocol(
+                "evaluation resumed without a result".into(),
+            ))),
         }
     }
 }
@@ -105,7 +115,13 @@ impl Driven {
     {
         let slot = Arc::new(Mutex::new(Slot::default()));
         let future = make(Ctx { slot: slot.clone() });
-        Self { future: Some(Box::pin(future)), slot, pending: None, total_steps, guidance }
+        Self {
+            future: Some(Box::pin(future)),
+            slot,
+            pending: None,
+            total_steps,
+            guidance,
+        }
     }
 
     fn advance(&mut self, denoised: Option<Latents>, uncond: Option<Latents>) -> Result<Step, SamplerError> {
@@ -127,10 +143,14 @@ impl Driven {
                 self.slot.lock().result = Some(EvalResult { denoised, uncond });
             }
             (Some(_), None) => {
-                return Err(SamplerError::Protocol("an evaluation is pending: pass its denoised result".into()));
+                return Err(SamplerError::Protocol(
+                    "an evaluation is pending: pass its denoised result".into(),
+                ));
             }
             (None, Some(_)) => {
-                return Err(SamplerError::Protocol("no evaluation is pending: the first call takes None".into()));
+                return Err(SamplerError::Protocol(
+                    "no evaluation is pending: the first call takes None".into(),
+                ));
             }
             (None, None) => {}
         }
@@ -144,11 +164,19 @@ impl Driven {
                 let request = self.slot.lock().request.take();
                 let Some(request) = request else {
                     self.future = None;
-                    return Err(SamplerError::Protocol("sampler stopped without asking for an evaluation".into()));
+                    return Err(SamplerError::Protocol(
+                        "sampler stopped without asking for an evaluation".into(),
+                    ));
                 };
                 let shape = dims(&request.x);
-                self.pending = Some(PendingEval { shape, timestep: request.timestep });
-                Ok(Step::Evaluate { x: request.x, sigma: request.sigma })
+                self.pending = Some(PendingEval {
+                    shape,
+                    timestep: request.timestep,
+                });
+                Ok(Step::Evaluate {
+                    x: request.x,
+                    sigma: request.sigma,
+                })
             }
         }
     }
@@ -191,7 +219,9 @@ pub(crate) fn check_shape(what: &str, x: &Latents, expected: [usize; 4]) -> Resu
     if got == expected {
         Ok(())
     } else {
-        Err(SamplerError::Protocol(format!("{what} has shape {got:?}, expected {expected:?}")))
+        Err(SamplerError::Protocol(format!(
+            "{what} has shape {got:?}, expected {expected:?}"
+        )))
     }
 }
 
@@ -215,13 +245,19 @@ mod tests {
     #[test]
     fn drives_evaluations_in_order() {
         let mut s = two_evals();
-        let Step::Evaluate { sigma, .. } = s.next(None).unwrap() else { panic!("expected eval") };
+        let Step::Evaluate { sigma, .. } = s.next(None).unwrap() else {
+            panic!("expected eval")
+        };
         assert_eq!(sigma, 2.0);
         let d = Array4::<f32>::ones((1, 1, 1, 2));
-        let Step::Evaluate { x, sigma } = s.next(Some(d.clone())).unwrap() else { panic!("expected eval") };
+        let Step::Evaluate { x, sigma } = s.next(Some(d.clone())).unwrap() else {
+            panic!("expected eval")
+        };
         assert_eq!((sigma, x[[0, 0, 0, 0]]), (1.0, 2.0));
         assert_eq!(s.progress(), (1, 2));
-        let Step::Done(x) = s.next(Some(d)).unwrap() else { panic!("expected done") };
+        let Step::Done(x) = s.next(Some(d)).unwrap() else {
+            panic!("expected done")
+        };
         assert_eq!(x[[0, 0, 0, 1]], 3.0);
         assert!(s.next(None).is_err());
     }

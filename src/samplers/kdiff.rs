@@ -37,19 +37,32 @@ pub(crate) fn ancestral_step(from: f64, to: f64, eta: f64) -> (f64, f64) {
 /// k-diffusion draws the noise on every step; it is only drawn here when churn can use it.
 fn churn(x: &mut Latents, s: &[f64], i: usize, p: &KParams, noise: &mut dyn NoiseSource) -> Result<f64, SamplerError> {
     let n = (s.len() - 1) as f64;
-    let gamma =
-        if p.s_tmin <= s[i] && s[i] <= p.s_tmax { (p.s_churn / n).min(std::f64::consts::SQRT_2 - 1.0) } else { 0.0 };
+    let gamma = if p.s_tmin <= s[i] && s[i] <= p.s_tmax {
+        (p.s_churn / n).min(std::f64::consts::SQRT_2 - 1.0)
+    } else {
+        0.0
+    };
     let eps = if p.s_churn > 0.0 { Some(randn(noise, x)?) } else { None };
     let sigma_hat = s[i] * (gamma + 1.0);
     if gamma > 0.0
         && let Some(eps) = eps
     {
-        axpy(x, (p.s_noise * (sigma_hat * sigma_hat - s[i] * s[i]).sqrt()) as f32, &eps);
+        axpy(
+            x,
+            (p.s_noise * (sigma_hat * sigma_hat - s[i] * s[i]).sqrt()) as f32,
+            &eps,
+        );
     }
     Ok(sigma_hat)
 }
 
-pub(crate) async fn euler(ctx: Ctx, mut x: Latents, sigmas: Vec<f32>, p: KParams, mut noise: Box<dyn NoiseSource>) -> R {
+pub(crate) async fn euler(
+    ctx: Ctx,
+    mut x: Latents,
+    sigmas: Vec<f32>,
+    p: KParams,
+    mut noise: Box<dyn NoiseSource>,
+) -> R {
     let s = f64s(&sigmas);
     for i in 0..s.len() - 1 {
         let sigma_hat = churn(&mut x, &s, i, &p, noise.as_mut())?;
@@ -103,7 +116,13 @@ pub(crate) async fn heun(ctx: Ctx, mut x: Latents, sigmas: Vec<f32>, p: KParams,
     Ok(x)
 }
 
-pub(crate) async fn dpm_2(ctx: Ctx, mut x: Latents, sigmas: Vec<f32>, p: KParams, mut noise: Box<dyn NoiseSource>) -> R {
+pub(crate) async fn dpm_2(
+    ctx: Ctx,
+    mut x: Latents,
+    sigmas: Vec<f32>,
+    p: KParams,
+    mut noise: Box<dyn NoiseSource>,
+) -> R {
     let s = f64s(&sigmas);
     for i in 0..s.len() - 1 {
         let sigma_hat = churn(&mut x, &s, i, &p, noise.as_mut())?;
@@ -190,9 +209,19 @@ pub(crate) async fn dpmpp_2s_ancestral(
             let (t, t_next) = (-s[i].ln(), -down.ln());
             let h = t_next - t;
             let sm = t + 0.5 * h;
-            let x2 = lincomb(((-sm).exp() / (-t).exp()) as f32, &x, (-(-h * 0.5).exp_m1()) as f32, &den);
+            let x2 = lincomb(
+                ((-sm).exp() / (-t).exp()) as f32,
+                &x,
+                (-(-h * 0.5).exp_m1()) as f32,
+                &den,
+            );
             let den2 = ctx.eval(&x2, (-sm).exp()).await?;
-            x = lincomb(((-t_next).exp() / (-t).exp()) as f32, &x, (-(-h).exp_m1()) as f32, &den2);
+            x = lincomb(
+                ((-t_next).exp() / (-t).exp()) as f32,
+                &x,
+                (-(-h).exp_m1()) as f32,
+                &den2,
+            );
         }
         if s[i + 1] > 0.0 {
             let n = randn(noise.as_mut(), &x)?;
@@ -202,7 +231,13 @@ pub(crate) async fn dpmpp_2s_ancestral(
     Ok(x)
 }
 
-pub(crate) async fn dpmpp_sde(ctx: Ctx, mut x: Latents, sigmas: Vec<f32>, p: KParams, mut noise: Box<dyn SdeNoise>) -> R {
+pub(crate) async fn dpmpp_sde(
+    ctx: Ctx,
+    mut x: Latents,
+    sigmas: Vec<f32>,
+    p: KParams,
+    mut noise: Box<dyn SdeNoise>,
+) -> R {
     const R_: f64 = 0.5;
     let s = f64s(&sigmas);
     let sigma_fn = |t: f64| (-t).exp();
@@ -220,7 +255,12 @@ pub(crate) async fn dpmpp_sde(ctx: Ctx, mut x: Latents, sigmas: Vec<f32>, p: KPa
         // Step 1
         let (sd, su) = ancestral_step(sigma_fn(t), sigma_fn(sm), p.eta);
         let s_ = -sd.ln();
-        let mut x2 = lincomb((sigma_fn(s_) / sigma_fn(t)) as f32, &x, (-(t - s_).exp_m1()) as f32, &den);
+        let mut x2 = lincomb(
+            (sigma_fn(s_) / sigma_fn(t)) as f32,
+            &x,
+            (-(t - s_).exp_m1()) as f32,
+            &den,
+        );
         let n = sde(noise.as_mut(), sigma_fn(t), sigma_fn(sm), &x)?;
         axpy(&mut x2, (p.s_noise * su) as f32, &n);
         let den2 = ctx.eval(&x2, sigma_fn(sm)).await?;
@@ -228,7 +268,12 @@ pub(crate) async fn dpmpp_sde(ctx: Ctx, mut x: Latents, sigmas: Vec<f32>, p: KPa
         let (sd, su) = ancestral_step(sigma_fn(t), sigma_fn(t_next), p.eta);
         let t_next_ = -sd.ln();
         let den_d = lincomb((1.0 - fac) as f32, &den, fac as f32, &den2);
-        x = lincomb((sigma_fn(t_next_) / sigma_fn(t)) as f32, &x, (-(t - t_next_).exp_m1()) as f32, &den_d);
+        x = lincomb(
+            (sigma_fn(t_next_) / sigma_fn(t)) as f32,
+            &x,
+            (-(t - t_next_).exp_m1()) as f32,
+            &den_d,
+        );
         let n = sde(noise.as_mut(), sigma_fn(t), sigma_fn(t_next), &x)?;
         axpy(&mut x, (p.s_noise * su) as f32, &n);
     }
@@ -284,13 +329,21 @@ pub(crate) async fn dpmpp_2m_sde(
             x = lincomb((s[i + 1] / s[i] * (-eta_h).exp()) as f32, &x, em as f32, &den);
             if let Some(old) = &old {
                 let r = h_last / h;
-                let coef = if heun { (em / (-h - eta_h) + 1.0) * (1.0 / r) } else { 0.5 * em * (1.0 / r) };
+                let coef = if heun {
+                    (em / (-h - eta_h) + 1.0) * (1.0 / r)
+                } else {
+                    0.5 * em * (1.0 / r)
+                };
                 let diff = lincomb(1.0, &den, -1.0, old);
                 axpy(&mut x, coef as f32, &diff);
             }
             if p.eta != 0.0 {
                 let n = sde(noise.as_mut(), s[i], s[i + 1], &x)?;
-                axpy(&mut x, (s[i + 1] * (-(-2.0 * eta_h).exp_m1()).sqrt() * p.s_noise) as f32, &n);
+                axpy(
+                    &mut x,
+                    (s[i + 1] * (-(-2.0 * eta_h).exp_m1()).sqrt() * p.s_noise) as f32,
+                    &n,
+                );
             }
         }
         old = Some(den);
@@ -343,7 +396,11 @@ pub(crate) async fn dpmpp_3m_sde(
             }
             if p.eta != 0.0 {
                 let n = sde(noise.as_mut(), s[i], s[i + 1], &x)?;
-                axpy(&mut x, (s[i + 1] * (-(-2.0 * h * p.eta).exp_m1()).sqrt() * p.s_noise) as f32, &n);
+                axpy(
+                    &mut x,
+                    (s[i + 1] * (-(-2.0 * h * p.eta).exp_m1()).sqrt() * p.s_noise) as f32,
+                    &n,
+                );
             }
         }
         den_2 = den_1.take();

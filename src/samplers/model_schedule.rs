@@ -59,7 +59,10 @@ impl ModelScheduleConfig {
 
     /// SDXL: the same betas as SD 1.x (sgm `LegacyDDPMDiscretization`).
     pub fn sdxl() -> Self {
-        Self { family: ModelFamily::Sdxl, ..Self::sd15() }
+        Self {
+            family: ModelFamily::Sdxl,
+            ..Self::sd15()
+        }
     }
 }
 
@@ -77,7 +80,11 @@ impl SigmaTable {
     fn from_alphas_cumprod(alphas_cumprod: &[f32], lcm_skip: Option<usize>) -> Self {
         let sigmas: Vec<f32> = alphas_cumprod.iter().map(|&a| ((1.0 - a) / a).sqrt()).collect();
         let log_sigmas = sigmas.iter().map(|s| s.ln()).collect();
-        Self { sigmas, log_sigmas, lcm_skip }
+        Self {
+            sigmas,
+            log_sigmas,
+            lcm_skip,
+        }
     }
 
     /// The σ levels, ascending (k-diffusion's `sigmas` buffer).
@@ -109,7 +116,11 @@ impl SigmaTable {
             return (best * skip + skip - 1) as f64;
         }
         let n = self.log_sigmas.len();
-        let last_le = self.log_sigmas.iter().rposition(|&ls| log_sigma - ls >= 0.0).unwrap_or(0);
+        let last_le = self
+            .log_sigmas
+            .iter()
+            .rposition(|&ls| log_sigma - ls >= 0.0)
+            .unwrap_or(0);
         let low_idx = last_le.min(n - 2);
         let high_idx = low_idx + 1;
         let (low, high) = (self.log_sigmas[low_idx] as f64, self.log_sigmas[high_idx] as f64);
@@ -135,10 +146,16 @@ impl SigmaTable {
     /// LCM: between its first and last timestep).
     pub fn get_sigmas(&self, n: usize) -> Vec<f32> {
         let (start, end) = match self.lcm_skip {
-            Some(_) => (self.sigma_to_t(self.sigma_max()) as f32, self.sigma_to_t(self.sigma_min()) as f32),
+            Some(_) => (
+                self.sigma_to_t(self.sigma_max()) as f32,
+                self.sigma_to_t(self.sigma_min()) as f32,
+            ),
             None => ((self.sigmas.len() - 1) as f32, 0.0),
         };
-        let mut out: Vec<f32> = linspace_f32(start, end, n).into_iter().map(|t| self.t_to_sigma(t as f64)).collect();
+        let mut out: Vec<f32> = linspace_f32(start, end, n)
+            .into_iter()
+            .map(|t| self.t_to_sigma(t as f64))
+            .collect();
         out.push(0.0);
         out
     }
@@ -158,17 +175,23 @@ impl ModelSchedule {
     pub fn new(config: &ModelScheduleConfig) -> Result<Self, SamplerError> {
         let n = config.num_train_timesteps;
         if !(100..=100_000).contains(&n) {
-            return Err(SamplerError::InvalidParameter(format!("num_train_timesteps {n} out of 100..=100000")));
+            return Err(SamplerError::InvalidParameter(format!(
+                "num_train_timesteps {n} out of 100..=100000"
+            )));
         }
         let ok_beta = |b: f64| b.is_finite() && b > 0.0 && b < 1.0;
         if config.beta_schedule != BetaSchedule::SquaredCosCapV2
             && !(ok_beta(config.beta_start) && ok_beta(config.beta_end))
         {
-            return Err(SamplerError::InvalidParameter("beta_start and beta_end must be in (0, 1)".into()));
+            return Err(SamplerError::InvalidParameter(
+                "beta_start and beta_end must be in (0, 1)".into(),
+            ));
         }
         let (alphas_cumprod_f64, alphas_cumprod) = alphas_cumprod(config);
         if alphas_cumprod.iter().any(|&a| !(a > 0.0 && a < 1.0)) {
-            return Err(SamplerError::InvalidParameter("the beta schedule gives ᾱ outside (0, 1)".into()));
+            return Err(SamplerError::InvalidParameter(
+                "the beta schedule gives ᾱ outside (0, 1)".into(),
+            ));
         }
         let table = Arc::new(SigmaTable::from_alphas_cumprod(&alphas_cumprod, None));
         // The WebUI's LCMCompVisDenoiser: 50 "original" timesteps, every 20th from the end.
@@ -176,7 +199,13 @@ impl ModelSchedule {
         let skip = n / original;
         let lcm_ac: Vec<f32> = (0..original).rev().map(|x| alphas_cumprod[n - 1 - x * skip]).collect();
         let lcm_table = Arc::new(SigmaTable::from_alphas_cumprod(&lcm_ac, Some(skip)));
-        Ok(Self { config: config.clone(), alphas_cumprod_f64, alphas_cumprod, table, lcm_table })
+        Ok(Self {
+            config: config.clone(),
+            alphas_cumprod_f64,
+            alphas_cumprod,
+            table,
+            lcm_table,
+        })
     }
 
     pub fn config(&self) -> &ModelScheduleConfig {
@@ -256,7 +285,15 @@ pub(crate) fn linspace_f64(start: f64, end: f64, n: usize) -> Vec<f64> {
         _ => {
             let step = (end - start) / (n - 1) as f64;
             let half = n / 2;
-            (0..n).map(|i| if i < half { start + step * i as f64 } else { end - step * (n - 1 - i) as f64 }).collect()
+            (0..n)
+                .map(|i| {
+                    if i < half {
+                        start + step * i as f64
+                    } else {
+                        end - step * (n - 1 - i) as f64
+                    }
+                })
+                .collect()
         }
     }
 }
@@ -269,7 +306,15 @@ pub(crate) fn linspace_f32(start: f32, end: f32, n: usize) -> Vec<f32> {
         _ => {
             let step = (end - start) / (n - 1) as f32;
             let half = n / 2;
-            (0..n).map(|i| if i < half { start + step * i as f32 } else { end - step * (n - 1 - i) as f32 }).collect()
+            (0..n)
+                .map(|i| {
+                    if i < half {
+                        start + step * i as f32
+                    } else {
+                        end - step * (n - 1 - i) as f32
+                    }
+                })
+                .collect()
         }
     }
 }
@@ -301,7 +346,10 @@ mod tests {
 
     #[test]
     fn cosine_betas_are_not_integer_divided() {
-        let cfg = ModelScheduleConfig { beta_schedule: BetaSchedule::SquaredCosCapV2, ..ModelScheduleConfig::sd15() };
+        let cfg = ModelScheduleConfig {
+            beta_schedule: BetaSchedule::SquaredCosCapV2,
+            ..ModelScheduleConfig::sd15()
+        };
         let m = ModelSchedule::new(&cfg).unwrap();
         let ac = m.alphas_cumprod();
         assert!(ac[0] < 1.0 && ac[500] < 0.6 && ac[500] > 0.4, "{} {}", ac[0], ac[500]);
@@ -309,9 +357,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_configs() {
-        let bad = ModelScheduleConfig { beta_end: 1.5, ..ModelScheduleConfig::sd15() };
+        let bad = ModelScheduleConfig {
+            beta_end: 1.5,
+            ..ModelScheduleConfig::sd15()
+        };
         assert!(ModelSchedule::new(&bad).is_err());
-        let bad = ModelScheduleConfig { num_train_timesteps: 3, ..ModelScheduleConfig::sd15() };
+        let bad = ModelScheduleConfig {
+            num_train_timesteps: 3,
+            ..ModelScheduleConfig::sd15()
+        };
         assert!(ModelSchedule::new(&bad).is_err());
     }
 }

@@ -22,7 +22,9 @@ pub(crate) fn lincomb(a: f32, x: &Latents, b: f32, y: &Latents) -> Latents {
 
 /// `x + (x − D)/σ · dt` (an Euler step, fused).
 pub(crate) fn euler_step(x: &Latents, denoised: &Latents, sigma: f32, dt: f32) -> Latents {
-    Zip::from(x).and(denoised).map_collect(|&x, &d| x + (x - d) / sigma * dt)
+    Zip::from(x)
+        .and(denoised)
+        .map_collect(|&x, &d| x + (x - d) / sigma * dt)
 }
 
 /// `x · a`.
@@ -38,7 +40,12 @@ pub(crate) fn randn(noise: &mut dyn NoiseSource, like: &Latents) -> Result<Laten
 }
 
 /// One `noise_sampler(σ, σ_next)` from the job's Brownian tree, shape-checked.
-pub(crate) fn sde(noise: &mut dyn SdeNoise, sigma: f64, sigma_next: f64, like: &Latents) -> Result<Latents, SamplerError> {
+pub(crate) fn sde(
+    noise: &mut dyn SdeNoise,
+    sigma: f64,
+    sigma_next: f64,
+    like: &Latents,
+) -> Result<Latents, SamplerError> {
     let n = noise.noise(sigma as f32, sigma_next as f32);
     check_shape("SDE noise", &n, dims(like))?;
     Ok(n)

@@ -46,11 +46,19 @@ impl Default for ScheduleOptions {
 /// Which sampling pass a job runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Pass {
-    Txt2Img { steps: usize },
+    Txt2Img {
+        steps: usize,
+    },
     /// img2img with `denoising_strength` (`img2img_fix_steps` decides how steps are spread).
-    Img2Img { steps: usize, denoising_strength: f64 },
+    Img2Img {
+        steps: usize,
+        denoising_strength: f64,
+    },
     /// The hires-fix second pass: exactly `steps` steps at `denoising_strength`.
-    HiresSecondPass { steps: usize, denoising_strength: f64 },
+    HiresSecondPass {
+        steps: usize,
+        denoising_strength: f64,
+    },
 }
 
 /// How the pass starts.
@@ -77,7 +85,9 @@ pub fn img2img_steps(steps: usize, denoising_strength: f64, fix_steps: bool) -> 
     let strength = denoising_strength.min(0.999);
     if fix_steps {
         if denoising_strength <= 0.0 {
-            return Err(SamplerError::InvalidParameter("denoising_strength 0 leaves no steps".into()));
+            return Err(SamplerError::InvalidParameter(
+                "denoising_strength 0 leaves no steps".into(),
+            ));
         }
         Ok(((steps as f64 / strength) as usize, steps - 1))
     } else {
@@ -98,7 +108,10 @@ pub(crate) enum Walk {
     /// k-diffusion/LCM: the full σ list and the part sampled (equal for txt2img).
     Sigmas { full: Vec<f32>, sched: Vec<f32> },
     /// Timestep samplers: the timesteps sampled and, for img2img, the one the image is noised to.
-    Timesteps { timesteps: Vec<usize>, noised_at: Option<usize> },
+    Timesteps {
+        timesteps: Vec<usize>,
+        noised_at: Option<usize>,
+    },
 }
 
 /// Everything a sampler for one pass of one job needs besides noise.
@@ -116,21 +129,34 @@ pub struct SamplingPlan {
 
 impl SamplerSpec {
     /// The schedule of a pass (σ list, or timesteps for DDIM/PLMS/UniPC), the WebUI's way.
-    pub fn plan(&self, model: &ModelSchedule, pass: Pass, opts: &ScheduleOptions) -> Result<SamplingPlan, SamplerError> {
+    pub fn plan(
+        &self,
+        model: &ModelSchedule,
+        pass: Pass,
+        opts: &ScheduleOptions,
+    ) -> Result<SamplingPlan, SamplerError> {
         let info = self.info();
         let (steps, t_enc) = match pass {
             Pass::Txt2Img { steps } => (steps, None),
-            Pass::Img2Img { steps, denoising_strength } => {
+            Pass::Img2Img {
+                steps,
+                denoising_strength,
+            } => {
                 let (s, t) = img2img_steps(steps, denoising_strength, opts.img2img_fix_steps)?;
                 (s, Some(t))
             }
-            Pass::HiresSecondPass { steps, denoising_strength } => {
+            Pass::HiresSecondPass {
+                steps,
+                denoising_strength,
+            } => {
                 let (s, t) = hires_steps(steps, denoising_strength)?;
                 (s, Some(t))
             }
         };
         if steps == 0 || steps > MAX_STEPS {
-            return Err(SamplerError::InvalidParameter(format!("steps must be within 1..={MAX_STEPS}, got {steps}")));
+            return Err(SamplerError::InvalidParameter(format!(
+                "steps must be within 1..={MAX_STEPS}, got {steps}"
+            )));
         }
         let discard = info.discard_next_to_last_sigma || opts.always_discard_next_to_last_sigma;
         let steps_plus = steps + usize::from(discard);
@@ -140,7 +166,13 @@ impl SamplerSpec {
         };
         let walk = match info.family {
             Family::KDiffusion | Family::Lcm => {
-                let mut full = compute_sigmas(self.effective_schedule(), steps_plus, &table, model.config().family, opts)?;
+                let mut full = compute_sigmas(
+                    self.effective_schedule(),
+                    steps_plus,
+                    &table,
+                    model.config().family,
+                    opts,
+                )?;
                 if discard && full.len() >= 3 {
                     let last = full.len() - 1;
                     full.remove(last - 1);
@@ -148,9 +180,14 @@ impl SamplerSpec {
                 let sched = match t_enc {
                     None => full.clone(),
                     Some(t_enc) => {
-                        let start = steps.checked_sub(t_enc + 1).filter(|&s| s + 1 < full.len()).ok_or_else(|| {
-                            SamplerError::InvalidParameter("img2img strength leaves no steps in this schedule".into())
-                        })?;
+                        let start = steps
+                            .checked_sub(t_enc + 1)
+                            .filter(|&s| s + 1 < full.len())
+                            .ok_or_else(|| {
+                                SamplerError::InvalidParameter(
+                                    "img2img strength leaves no steps in this schedule".into(),
+                                )
+                            })?;
                         full[start..].to_vec()
                     }
                 };
@@ -166,7 +203,10 @@ impl SamplerSpec {
                 }
                 let all: Vec<usize> = (0..n).step_by(n / steps_plus).map(|t| (t + 1).min(n - 1)).collect();
                 match t_enc {
-                    None => Walk::Timesteps { timesteps: all, noised_at: None },
+                    None => Walk::Timesteps {
+                        timesteps: all,
+                        noised_at: None,
+                    },
                     Some(t_enc) => {
                         let noised_at = *all.get(t_enc).ok_or_else(|| {
                             SamplerError::InvalidParameter("img2img strength leaves no timesteps".into())
@@ -176,7 +216,10 @@ impl SamplerSpec {
                                 "UniPC needs at least one img2img step (raise denoising_strength or steps)".into(),
                             ));
                         }
-                        Walk::Timesteps { timesteps: all[..t_enc].to_vec(), noised_at: Some(noised_at) }
+                        Walk::Timesteps {
+                            timesteps: all[..t_enc].to_vec(),
+                            noised_at: Some(noised_at),
+                        }
                     }
                 }
             }
@@ -229,7 +272,9 @@ impl SamplingPlan {
     /// (σ_min, σ_max) of the Brownian tree the WebUI builds for SDE samplers: over the whole schedule
     /// (`sigmas[sigmas > 0].min()`, `sigmas.max()`), also in img2img.
     pub fn brownian_range(&self) -> Option<(f32, f32)> {
-        let Walk::Sigmas { full, .. } = &self.walk else { return None };
+        let Walk::Sigmas { full, .. } = &self.walk else {
+            return None;
+        };
         let min = full.iter().copied().filter(|&s| s > 0.0).fold(f32::INFINITY, f32::min);
         let max = full.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         (min.is_finite() && max.is_finite()).then_some((min, max))

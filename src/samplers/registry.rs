@@ -113,7 +113,10 @@ const EXPONENTIAL: Option<Schedule> = Some(Schedule::Exponential);
 
 /// All samplers in the WebUI's order (`sd_samplers.all_samplers`, v1.10).
 static SAMPLERS: [SamplerInfo; 20] = [
-    SamplerInfo { default_schedule: KARRAS, ..k("DPM++ 2M", &["k_dpmpp_2m"], Algo::DpmPp2m) },
+    SamplerInfo {
+        default_schedule: KARRAS,
+        ..k("DPM++ 2M", &["k_dpmpp_2m"], Algo::DpmPp2m)
+    },
     SamplerInfo {
         default_schedule: KARRAS,
         second_order: true,
@@ -153,10 +156,23 @@ static SAMPLERS: [SamplerInfo; 20] = [
         takes_s_noise: true,
         ..k("DPM++ 3M SDE", &["k_dpmpp_3m_sde"], Algo::DpmPp3mSde)
     },
-    SamplerInfo { uses_ensd: true, takes_eta: true, ..k("Euler a", &["k_euler_a", "k_euler_ancestral"], Algo::EulerA) },
-    SamplerInfo { takes_churn: true, takes_s_noise: true, ..k("Euler", &["k_euler"], Algo::Euler) },
+    SamplerInfo {
+        uses_ensd: true,
+        takes_eta: true,
+        ..k("Euler a", &["k_euler_a", "k_euler_ancestral"], Algo::EulerA)
+    },
+    SamplerInfo {
+        takes_churn: true,
+        takes_s_noise: true,
+        ..k("Euler", &["k_euler"], Algo::Euler)
+    },
     k("LMS", &["k_lms"], Algo::Lms),
-    SamplerInfo { second_order: true, takes_churn: true, takes_s_noise: true, ..k("Heun", &["k_heun"], Algo::Heun) },
+    SamplerInfo {
+        second_order: true,
+        takes_churn: true,
+        takes_s_noise: true,
+        ..k("Heun", &["k_heun"], Algo::Heun)
+    },
     SamplerInfo {
         default_schedule: KARRAS,
         discard_next_to_last_sigma: true,
@@ -180,13 +196,38 @@ static SAMPLERS: [SamplerInfo; 20] = [
         takes_s_noise: true,
         ..k("DPM fast", &["k_dpm_fast"], Algo::DpmFast)
     },
-    SamplerInfo { uses_ensd: true, takes_eta: true, ..k("DPM adaptive", &["k_dpm_ad"], Algo::DpmAdaptive) },
-    SamplerInfo { default_schedule: KARRAS, second_order: true, ..k("Restart", &["restart"], Algo::Restart) },
-    SamplerInfo { family: Family::Timesteps, takes_eta: true, ..k("DDIM", &["ddim"], Algo::Ddim) },
-    SamplerInfo { family: Family::Timesteps, takes_eta: true, ..k("DDIM CFG++", &["ddim_cfgpp"], Algo::DdimCfgPp) },
-    SamplerInfo { family: Family::Timesteps, ..k("PLMS", &["plms"], Algo::Plms) },
-    SamplerInfo { family: Family::Timesteps, ..k("UniPC", &["unipc"], Algo::UniPc) },
-    SamplerInfo { family: Family::Lcm, ..k("LCM", &["k_lcm"], Algo::Lcm) },
+    SamplerInfo {
+        uses_ensd: true,
+        takes_eta: true,
+        ..k("DPM adaptive", &["k_dpm_ad"], Algo::DpmAdaptive)
+    },
+    SamplerInfo {
+        default_schedule: KARRAS,
+        second_order: true,
+        ..k("Restart", &["restart"], Algo::Restart)
+    },
+    SamplerInfo {
+        family: Family::Timesteps,
+        takes_eta: true,
+        ..k("DDIM", &["ddim"], Algo::Ddim)
+    },
+    SamplerInfo {
+        family: Family::Timesteps,
+        takes_eta: true,
+        ..k("DDIM CFG++", &["ddim_cfgpp"], Algo::DdimCfgPp)
+    },
+    SamplerInfo {
+        family: Family::Timesteps,
+        ..k("PLMS", &["plms"], Algo::Plms)
+    },
+    SamplerInfo {
+        family: Family::Timesteps,
+        ..k("UniPC", &["unipc"], Algo::UniPc)
+    },
+    SamplerInfo {
+        family: Family::Lcm,
+        ..k("LCM", &["k_lcm"], Algo::Lcm)
+    },
 ];
 
 /// Every sampler, in the WebUI's order.
@@ -224,16 +265,32 @@ pub struct ScheduleInfo {
 }
 
 const fn sch(schedule: Schedule, name: &'static str, label: &'static str, inner: bool) -> ScheduleInfo {
-    ScheduleInfo { schedule, name, label, aliases: &[], default_rho: -1.0, need_inner_model: inner }
+    ScheduleInfo {
+        schedule,
+        name,
+        label,
+        aliases: &[],
+        default_rho: -1.0,
+        need_inner_model: inner,
+    }
 }
 
 static SCHEDULES: [ScheduleInfo; 12] = [
     sch(Schedule::Automatic, "automatic", "Automatic", false),
     sch(Schedule::Uniform, "uniform", "Uniform", true),
-    ScheduleInfo { default_rho: 7.0, ..sch(Schedule::Karras, "karras", "Karras", false) },
+    ScheduleInfo {
+        default_rho: 7.0,
+        ..sch(Schedule::Karras, "karras", "Karras", false)
+    },
     sch(Schedule::Exponential, "exponential", "Exponential", false),
-    ScheduleInfo { default_rho: 1.0, ..sch(Schedule::Polyexponential, "polyexponential", "Polyexponential", false) },
-    ScheduleInfo { aliases: &["SGMUniform"], ..sch(Schedule::SgmUniform, "sgm_uniform", "SGM Uniform", true) },
+    ScheduleInfo {
+        default_rho: 1.0,
+        ..sch(Schedule::Polyexponential, "polyexponential", "Polyexponential", false)
+    },
+    ScheduleInfo {
+        aliases: &["SGMUniform"],
+        ..sch(Schedule::SgmUniform, "sgm_uniform", "SGM Uniform", true)
+    },
     sch(Schedule::KlOptimal, "kl_optimal", "KL Optimal", false),
     sch(Schedule::AlignYourSteps, "align_your_steps", "Align Your Steps", false),
     sch(Schedule::Simple, "simple", "Simple", true),
@@ -300,8 +357,12 @@ impl SamplerSpec {
             None => {
                 for s in SCHEDULES.iter() {
                     for option in s.names() {
-                        let Some(cut) = name.len().checked_sub(option.len() + 1) else { continue };
-                        let (Some(head), Some(tail)) = (name.get(..cut), name.get(cut..)) else { continue };
+                        let Some(cut) = name.len().checked_sub(option.len() + 1) else {
+                            continue;
+                        };
+                        let (Some(head), Some(tail)) = (name.get(..cut), name.get(cut..)) else {
+                            continue;
+                        };
                         if tail.starts_with(' ') && tail[1..].eq_ignore_ascii_case(option) {
                             schedule = s.schedule;
                             name = head.trim_end();
@@ -345,10 +406,23 @@ impl SamplerSpec {
         }
     }
 
+    /// The label the WebUI's `get_sigmas` writes as "Schedule type" into the infotext: the effective
+    /// schedule's (e.g. "Karras" for DPM++ 2M on Automatic); `None` for the model's uniform timesteps and for
+    /// timestep samplers.
+    pub fn infotext_schedule_label(&self) -> Option<&'static str> {
+        match self.info.family {
+            Family::Timesteps => None,
+            _ => self.effective_schedule().map(|s| s.info().label),
+        }
+    }
+
     /// How the WebUI combines classifier-free guidance for this sampler.
     pub fn guidance(&self) -> Guidance {
         match self.info.algo {
-            Algo::DdimCfgPp => Guidance { cfg_scale_multiplier: 1.0 / 12.5, needs_uncond: true },
+            Algo::DdimCfgPp => Guidance {
+                cfg_scale_multiplier: 1.0 / 12.5,
+                needs_uncond: true,
+            },
             _ => Guidance::default(),
         }
     }
@@ -356,7 +430,9 @@ impl SamplerSpec {
 
 fn find_sampler(name: &str) -> Option<&'static SamplerInfo> {
     SAMPLERS.iter().find(|s| s.name == name).or_else(|| {
-        SAMPLERS.iter().find(|s| s.name.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+        SAMPLERS
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
     })
 }
 
@@ -386,7 +462,12 @@ mod tests {
         assert_eq!(SamplerSpec::resolve("DDIM", None).unwrap().name(), "DDIM");
         assert_eq!(SamplerSpec::resolve("DDIM CFG++", None).unwrap().name(), "DDIM CFG++");
         assert_eq!(SamplerSpec::resolve("", None).unwrap().name(), "DPM++ 2M");
-        assert_eq!(SamplerSpec::resolve("DPM++ 2M SDE Heun Exponential", None).unwrap().name(), "DPM++ 2M SDE Heun");
+        assert_eq!(
+            SamplerSpec::resolve("DPM++ 2M SDE Heun Exponential", None)
+                .unwrap()
+                .name(),
+            "DPM++ 2M SDE Heun"
+        );
         assert_eq!(SamplerSpec::resolve("Euler", None).unwrap().effective_schedule(), None);
     }
 

@@ -7,8 +7,12 @@ use super::special::beta_ppf;
 use super::{ModelFamily, SamplerError, Schedule, SigmaTable};
 
 /// The WebUI's Align Your Steps tables (11 σ each).
-const AYS_SD15: [f64; 11] = [14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029];
-const AYS_SDXL: [f64; 11] = [14.615, 6.315, 3.771, 2.181, 1.342, 0.862, 0.555, 0.380, 0.234, 0.113, 0.029];
+const AYS_SD15: [f64; 11] = [
+    14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029,
+];
+const AYS_SDXL: [f64; 11] = [
+    14.615, 6.315, 3.771, 2.181, 1.342, 0.862, 0.555, 0.380, 0.234, 0.113, 0.029,
+];
 
 /// The σ list for `n` steps of `schedule` (`None`: the model's uniform timesteps), as the WebUI's
 /// `KDiffusionSampler.get_sigmas` builds it before any "discard next to last sigma": `n + 1` values
@@ -21,14 +25,20 @@ pub fn compute_sigmas(
     opts: &ScheduleOptions,
 ) -> Result<Vec<f32>, SamplerError> {
     if n == 0 {
-        return Err(SamplerError::InvalidParameter("a schedule needs at least one step".into()));
+        return Err(SamplerError::InvalidParameter(
+            "a schedule needs at least one step".into(),
+        ));
     }
     let schedule = match schedule {
         None | Some(Schedule::Automatic) => return Ok(table.get_sigmas(n)),
         Some(s) => s,
     };
     let (m_min, m_max) = (table.sigma_min() as f64, table.sigma_max() as f64);
-    let (mut sigma_min, mut sigma_max) = if opts.use_old_karras_scheduler_sigmas { (0.1, 10.0) } else { (m_min, m_max) };
+    let (mut sigma_min, mut sigma_max) = if opts.use_old_karras_scheduler_sigmas {
+        (0.1, 10.0)
+    } else {
+        (m_min, m_max)
+    };
     if let Some(v) = opts.sigma_min.filter(|&v| v != 0.0 && v != m_min) {
         sigma_min = v;
     }
@@ -46,7 +56,9 @@ pub fn compute_sigmas(
         _ => info.default_rho,
     };
     if info.default_rho != -1.0 && !(rho.is_finite() && rho > 0.0) {
-        return Err(SamplerError::InvalidParameter(format!("rho must be positive, got {rho}")));
+        return Err(SamplerError::InvalidParameter(format!(
+            "rho must be positive, got {rho}"
+        )));
     }
     let sigmas = match schedule {
         Schedule::Automatic | Schedule::Uniform => table.get_sigmas(n),
@@ -69,16 +81,20 @@ pub(crate) fn karras(n: usize, sigma_min: f64, sigma_max: f64, rho: f64) -> Vec<
     let min_inv_rho = sigma_min.powf(1.0 / rho) as f32;
     let max_inv_rho = sigma_max.powf(1.0 / rho) as f32;
     let rho32 = rho as f32;
-    let mut out: Vec<f32> =
-        linspace_f32(0.0, 1.0, n).into_iter().map(|r| (max_inv_rho + r * (min_inv_rho - max_inv_rho)).powf(rho32)).collect();
+    let mut out: Vec<f32> = linspace_f32(0.0, 1.0, n)
+        .into_iter()
+        .map(|r| (max_inv_rho + r * (min_inv_rho - max_inv_rho)).powf(rho32))
+        .collect();
     out.push(0.0);
     out
 }
 
 /// k-diffusion `get_sigmas_exponential`.
 fn exponential(n: usize, sigma_min: f64, sigma_max: f64) -> Vec<f32> {
-    let mut out: Vec<f32> =
-        linspace_f32(sigma_max.ln() as f32, sigma_min.ln() as f32, n).into_iter().map(f32::exp).collect();
+    let mut out: Vec<f32> = linspace_f32(sigma_max.ln() as f32, sigma_min.ln() as f32, n)
+        .into_iter()
+        .map(f32::exp)
+        .collect();
     out.push(0.0);
     out
 }
@@ -88,8 +104,10 @@ fn polyexponential(n: usize, sigma_min: f64, sigma_max: f64, rho: f64) -> Vec<f3
     let span = (sigma_max.ln() - sigma_min.ln()) as f32;
     let log_min = sigma_min.ln() as f32;
     let rho32 = rho as f32;
-    let mut out: Vec<f32> =
-        linspace_f32(1.0, 0.0, n).into_iter().map(|r| (r.powf(rho32) * span + log_min).exp()).collect();
+    let mut out: Vec<f32> = linspace_f32(1.0, 0.0, n)
+        .into_iter()
+        .map(|r| (r.powf(rho32) * span + log_min).exp())
+        .collect();
     out.push(0.0);
     out
 }
@@ -186,7 +204,9 @@ fn ddim(n: usize, table: &SigmaTable) -> Vec<f32> {
 /// The WebUI's `beta_scheduler` ("Beta Sampling is All You Need"): σ_min + ppf(1 − i/(n−1))·(σ_max − σ_min).
 fn beta(n: usize, sigma_min: f64, sigma_max: f64, alpha: f64, beta: f64) -> Result<Vec<f32>, SamplerError> {
     if !(alpha > 0.0 && beta > 0.0 && alpha.is_finite() && beta.is_finite()) {
-        return Err(SamplerError::InvalidParameter(format!("beta schedule alpha/beta must be positive: {alpha}, {beta}")));
+        return Err(SamplerError::InvalidParameter(format!(
+            "beta schedule alpha/beta must be positive: {alpha}, {beta}"
+        )));
     }
     let mut out: Vec<f32> = super::model_schedule::linspace_f64(0.0, 1.0, n)
         .into_iter()
@@ -224,9 +244,15 @@ mod tests {
     #[test]
     fn rejects_bad_overrides() {
         let m = sd15();
-        let opts = ScheduleOptions { sigma_min: Some(20.0), ..Default::default() };
+        let opts = ScheduleOptions {
+            sigma_min: Some(20.0),
+            ..Default::default()
+        };
         assert!(compute_sigmas(Some(Schedule::Karras), 10, m.table(), ModelFamily::Sd15, &opts).is_err());
-        let opts = ScheduleOptions { rho: Some(-2.0), ..Default::default() };
+        let opts = ScheduleOptions {
+            rho: Some(-2.0),
+            ..Default::default()
+        };
         assert!(compute_sigmas(Some(Schedule::Karras), 10, m.table(), ModelFamily::Sd15, &opts).is_err());
         assert!(compute_sigmas(None, 0, m.table(), ModelFamily::Sd15, &ScheduleOptions::default()).is_err());
     }

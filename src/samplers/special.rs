@@ -82,7 +82,11 @@ pub(crate) fn beta_cdf(x: f64, a: f64, b: f64) -> f64 {
     }
     let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
     let front = ln_front.exp();
-    if x < (a + 1.0) / (a + b + 2.0) { front * beta_cf(a, b, x) / a } else { 1.0 - front * beta_cf(b, a, 1.0 - x) / b }
+    if x < (a + 1.0) / (a + b + 2.0) {
+        front * beta_cf(a, b, x) / a
+    } else {
+        1.0 - front * beta_cf(b, a, 1.0 - x) / b
+    }
 }
 
 /// The quantile of Beta(a, b): the x with I_x(a, b) = p (bisection to the last bit; p outside (0, 1)
@@ -144,7 +148,11 @@ pub(crate) fn lms_coeff(order: usize, t: &[f64], i: usize, j: usize) -> f64 {
         }
     }
     let h = t[i + 1] - t[i];
-    shifted.iter().enumerate().map(|(q, &c)| c * h.powi(q as i32 + 1) / (q + 1) as f64).sum()
+    shifted
+        .iter()
+        .enumerate()
+        .map(|(q, &c)| c * h.powi(q as i32 + 1) / (q + 1) as f64)
+        .sum()
 }
 
 #[cfg(test)]

@@ -30,8 +30,13 @@ pub(crate) async fn model_eps(
 /// `alphas[i]`, `alphas_prev[i]` of the WebUI (ᾱ at timesteps[i] and at the previous timestep, ᾱ[0] first).
 fn alphas(ac: &[f32], timesteps: &[usize]) -> (Vec<f64>, Vec<f64>) {
     let a: Vec<f64> = timesteps.iter().map(|&t| ac[t] as f64).collect();
-    let prev: Vec<f64> =
-        std::iter::once(ac[0] as f64).chain(timesteps[..timesteps.len().saturating_sub(1)].iter().map(|&t| ac[t] as f64)).collect();
+    let prev: Vec<f64> = std::iter::once(ac[0] as f64)
+        .chain(
+            timesteps[..timesteps.len().saturating_sub(1)]
+                .iter()
+                .map(|&t| ac[t] as f64),
+        )
+        .collect();
     (a, prev)
 }
 
@@ -53,7 +58,9 @@ pub(crate) async fn ddim(
         let sigma_t = eta * ((1.0 - a_p) / (1.0 - a_t) * (1.0 - a_t / a_p)).sqrt();
         let sqrt_one_minus_at = (1.0 - a_t).sqrt() as f32;
         let sqrt_at = a_t.sqrt() as f32;
-        let pred_x0 = ndarray::Zip::from(&x).and(&e_t).map_collect(|&x, &e| (x - sqrt_one_minus_at * e) / sqrt_at);
+        let pred_x0 = ndarray::Zip::from(&x)
+            .and(&e_t)
+            .map_collect(|&x, &e| (x - sqrt_one_minus_at * e) / sqrt_at);
         let dir_eps = if cfg_pp {
             e_u.ok_or_else(|| SamplerError::Protocol("DDIM CFG++ needs the unconditional prediction".into()))?
         } else {
@@ -71,7 +78,12 @@ pub(crate) async fn ddim(
 }
 
 /// PLMS (pseudo linear multistep, with a pseudo improved Euler first step).
-pub(crate) async fn plms(ctx: Ctx, mut x: Latents, alphas_cumprod: std::sync::Arc<Vec<f32>>, timesteps: Vec<usize>) -> R {
+pub(crate) async fn plms(
+    ctx: Ctx,
+    mut x: Latents,
+    alphas_cumprod: std::sync::Arc<Vec<f32>>,
+    timesteps: Vec<usize>,
+) -> R {
     let (a, a_prev) = alphas(&alphas_cumprod, &timesteps);
     let x_prev_of = |x: &Latents, e: &Latents, index: usize| {
         let (a_t, a_p) = (a[index], a_prev[index]);
@@ -93,7 +105,10 @@ pub(crate) async fn plms(ctx: Ctx, mut x: Latents, alphas_cumprod: std::sync::Ar
             1 => lincomb(1.5, &e_t, -0.5, &old_eps[0]),
             2 => {
                 let (o1, o2) = (&old_eps[1], &old_eps[0]);
-                ndarray::Zip::from(&e_t).and(o1).and(o2).map_collect(|&e, &a, &b| (23.0 * e - 16.0 * a + 5.0 * b) / 12.0)
+                ndarray::Zip::from(&e_t)
+                    .and(o1)
+                    .and(o2)
+                    .map_collect(|&e, &a, &b| (23.0 * e - 16.0 * a + 5.0 * b) / 12.0)
             }
             _ => {
                 let n = old_eps.len();

@@ -57,16 +57,21 @@ impl NoiseScheduleVp {
 fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Result<Vec<f64>, SamplerError> {
     let n = b.len();
     for col in 0..n {
-        let piv = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs())).unwrap_or(col);
+        let piv = (col..n)
+            .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
+            .unwrap_or(col);
         if a[piv][col] == 0.0 || !a[piv][col].is_finite() {
-            return Err(SamplerError::InvalidParameter("UniPC: singular coefficient matrix".into()));
+            return Err(SamplerError::InvalidParameter(
+                "UniPC: singular coefficient matrix".into(),
+            ));
         }
         a.swap(col, piv);
         b.swap(col, piv);
+        let pivot = a[col].clone();
         for row in col + 1..n {
-            let f = a[row][col] / a[col][col];
-            for c in col..n {
-                a[row][c] -= f * a[col][c];
+            let f = a[row][col] / pivot[col];
+            for (v, p) in a[row][col..].iter_mut().zip(&pivot[col..]) {
+                *v -= f * p;
             }
             b[row] -= f * b[col];
         }
@@ -119,7 +124,12 @@ impl UniPc<'_> {
         for i in 1..order {
             let rk = (ns.lambda(t_prev[n - 1 - i] as f64) - lambda_prev_0) / h;
             rks.push(rk);
-            d1s.push(lincomb((1.0 / rk) as f32, &model_prev[n - 1 - i], -(1.0 / rk) as f32, model_prev_0));
+            d1s.push(lincomb(
+                (1.0 / rk) as f32,
+                &model_prev[n - 1 - i],
+                -(1.0 / rk) as f32,
+                model_prev_0,
+            ));
         }
         rks.push(1.0);
 
@@ -137,7 +147,12 @@ impl UniPc<'_> {
             h_phi_k = h_phi_k / hh - 1.0 / factorial;
         }
 
-        let x_t_ = lincomb((sigma_t / sigma_prev_0) as f32, x, -(alpha_t * h_phi_1) as f32, model_prev_0);
+        let x_t_ = lincomb(
+            (sigma_t / sigma_prev_0) as f32,
+            x,
+            -(alpha_t * h_phi_1) as f32,
+            model_prev_0,
+        );
         let mut x_t = x_t_.clone();
         if !d1s.is_empty() {
             let rhos_p = if order == 2 {
@@ -195,7 +210,11 @@ pub(crate) async fn unipc(
         t_prev.push(t);
     }
     for (step, &t) in ts.iter().enumerate().skip(order) {
-        let step_order = if lower_order_final { order.min(steps + 1 - step) } else { order };
+        let step_order = if lower_order_final {
+            order.min(steps + 1 - step)
+        } else {
+            order
+        };
         let use_corrector = step != steps;
         let (nx, model_x) = u.update(&x, &model_prev, &t_prev, t, step_order, use_corrector).await?;
         x = nx;
