@@ -27,12 +27,16 @@ impl SdeNoise for Noise {
 }
 
 fn pattern(shape: (usize, usize, usize, usize)) -> Latents {
-    Array4::from_shape_fn(shape, |(a, b, c, d)| (((a * 7 + b * 5 + c * 3 + d) % 17) as f32 - 8.0) / 8.0)
+    Array4::from_shape_fn(shape, |(a, b, c, d)| {
+        (((a * 7 + b * 5 + c * 3 + d) % 17) as f32 - 8.0) / 8.0
+    })
 }
 
 fn build(name: &str, model: &ModelSchedule, x: &Latents) -> Box<dyn Sampler> {
     let spec = SamplerSpec::resolve(name, None).expect("sampler");
-    let plan = spec.plan(model, Pass::Txt2Img { steps: STEPS }, &ScheduleOptions::default()).expect("plan");
+    let plan = spec
+        .plan(model, Pass::Txt2Img { steps: STEPS }, &ScheduleOptions::default())
+        .expect("plan");
     plan.build(
         &SamplerParams::default(),
         Start::Txt2Img { noise: x.clone() },
