@@ -201,3 +201,150 @@ impl SamplingPlan {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::samplers::{ModelSchedule, ModelScheduleConfig, Pass, SamplerSpec, ScheduleOptions, Step};
+    use ndarray::Array4;
+
+    struct Zeros;
+    impl NoiseSource for Zeros {
+        fn randn_like(&mut self, x: &Latents) -> Latents {
+            Latents::zeros(x.dim())
+        }
+    }
+    struct WrongShape;
+    impl NoiseSource for WrongShape {
+        fn randn_like(&mut self, _x: &Latents) -> Latents {
+            Latents::zeros((1, 1, 1, 1))
+        }
+    }
+
+    fn plan(name: &str, pass: Pass) -> Result<SamplingPlan, SamplerError> {
+        let model = ModelSchedule::new(&ModelScheduleConfig::sd15()).unwrap();
+        SamplerSpec::resolve(name, None)
+            .unwrap()
+            .plan(&model, pass, &ScheduleOptions::default())
+    }
+
+    fn noise() -> Latents {
+        Array4::ones((1, 4, 2, 2))
+    }
+
+    #[test]
+    fn bad_requests_are_errors_not_panics() {
+        assert!(plan("Euler", Pass::Txt2Img { steps: 0 }).is_err());
+        assert!(plan("Euler", Pass::Txt2Img { steps: 1_000_000 }).is_err());
+        assert!(plan("DDIM", Pass::Txt2Img { steps: 1001 }).is_err());
+        assert!(
+            plan(
+                "Euler",
+                Pass::Img2Img {
+                    steps: 10,
+                    denoising_strength: f64::NAN
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            plan(
+                "Euler",
+                Pass::HiresSecondPass {
+                    steps: 10,
+                    denoising_strength: 0.0
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            plan(
+                "UniPC",
+                Pass::Img2Img {
+                    steps: 10,
+                    denoising_strength: 0.05
+                }
+            )
+            .is_err()
+        );
+        let p = plan("DPM++ SDE", Pass::Txt2Img { steps: 5 }).unwrap();
+        let err = p.build(
+            &SamplerParams::default(),
+            Start::Txt2Img { noise: noise() },
+            Box::new(Zeros),
+            None,
+        );
+        assert!(err.is_err(), "SDE sampler without a Brownian tree");
+        let p = plan(
+            "Euler",
+            Pass::Img2Img {
+                steps: 5,
+                denoising_strength: 0.5,
+            },
+        )
+        .unwrap();
+        let start = Start::Img2Img {
+            init_latent: noise(),
+            noise: Array4::ones((1, 4, 2, 3)),
+        };
+        assert!(
+            p.build(&SamplerParams::default(), start, Box::new(Zeros), None)
+                .is_err()
+        );
+        assert!(
+            p.build(
+                &SamplerParams::default(),
+                Start::Txt2Img { noise: noise() },
+                Box::new(Zeros),
+                None
+            )
+            .is_err()
+        );
+        let bad = SamplerParams {
+            eta: Some(-1.0),
+            ..Default::default()
+        };
+        let p = plan("Euler a", Pass::Txt2Img { steps: 5 }).unwrap();
+        assert!(
+            p.build(&bad, Start::Txt2Img { noise: noise() }, Box::new(Zeros), None)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn wrong_noise_shape_is_an_error() {
+        let p = plan("Euler a", Pass::Txt2Img { steps: 5 }).unwrap();
+        let mut s = p
+            .build(
+                &SamplerParams::default(),
+                Start::Txt2Img { noise: noise() },
+                Box::new(WrongShape),
+                None,
+            )
+            .unwrap();
+        let Ok(Step::Evaluate { x, .. }) = s.next(None) else {
+            panic!("expected an evaluation")
+        };
+        assert!(s.next(Some(x)).is_err());
+    }
+
+    #[test]
+    fn ddim_cfgpp_requires_the_uncond_prediction() {
+        let p = plan("DDIM CFG++", Pass::Txt2Img { steps: 5 }).unwrap();
+        let mut s = p
+            .build(
+                &SamplerParams::default(),
+                Start::Txt2Img { noise: noise() },
+                Box::new(Zeros),
+                None,
+            )
+            .unwrap();
+        assert_eq!(s.guidance().cfg_scale_multiplier, 1.0 / 12.5);
+        let Ok(Step::Evaluate { x, .. }) = s.next(None) else {
+            panic!("expected an evaluation")
+        };
+        assert_eq!(s.pending_timestep(), Some(801.0));
+        assert!(s.next(Some(x.clone())).is_err());
+        assert!(s.next_with_uncond(Some(x.clone()), Some(x)).is_ok());
+    }
+}
