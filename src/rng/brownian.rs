@@ -1,0 +1,3 @@
+//! (wip)
+pub struct BrownianTreeNoise;
+pub enum SigmaTransform { Identity }

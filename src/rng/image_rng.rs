@@ -1,0 +1,3 @@
+//! (wip)
+pub struct ImageRng;
+pub struct ImageRngConfig;
