@@ -21,6 +21,7 @@ const LOG_P: [f32; 9] = [
 ];
 #[allow(clippy::excessive_precision)]
 const LOG_Q1: f32 = -2.12194440e-4;
+#[allow(clippy::excessive_precision)]
 const LOG_Q2: f32 = 0.693359375;
 #[allow(clippy::excessive_precision, clippy::approx_constant)]
 const SQRTHF: f32 = 0.707106781186547524;
@@ -92,7 +93,10 @@ pub fn sincos_ps(x: f32) -> (f32, f32) {
     ys *= z;
     ys = ys.mul_add(x, x);
     let (s, c) = if poly_is_cos { (ys, yc) } else { (yc, ys) };
-    (f32::from_bits(s.to_bits() ^ sign_sin), f32::from_bits(c.to_bits() ^ sign_cos))
+    (
+        f32::from_bits(s.to_bits() ^ sign_sin),
+        f32::from_bits(c.to_bits() ^ sign_cos),
+    )
 }
 
 #[cfg(test)]

@@ -78,15 +78,28 @@ impl BrownianTreeNoise {
             return Err(RngError::EmptyShape(shape.to_vec()));
         }
         element_count(&[seeds.len(), shape[0], shape[1], shape[2]])?;
-        let invalid = |why| RngError::InvalidSigmas { min: sigma_min, max: sigma_max, why };
+        let invalid = |why| RngError::InvalidSigmas {
+            min: sigma_min,
+            max: sigma_max,
+            why,
+        };
         let (a, b) = (transform.apply(sigma_min), transform.apply(sigma_max));
         if !a.is_finite() || !b.is_finite() {
             return Err(invalid("not finite (after the transform)"));
         }
         let (t0, t1, sign) = if a < b { (a, b, 1.0) } else { (b, a, -1.0) };
         let n = shape.iter().product();
-        let trees = seeds.iter().map(|&s| Tree::new(randn, s, f64::from(t0), f64::from(t1), n)).collect();
-        Ok(Self { trees, shape, transform, sign, randn })
+        let trees = seeds
+            .iter()
+            .map(|&s| Tree::new(randn, s, f64::from(t0), f64::from(t1), n))
+            .collect();
+        Ok(Self {
+            trees,
+            shape,
+            transform,
+            sign,
+            randn,
+        })
     }
 
     /// What the WebUI's `create_noise_sampler` does with a schedule: `sigma_min` is the smallest
@@ -97,10 +110,18 @@ impl BrownianTreeNoise {
         shape: [usize; 3],
         sigmas: &[f32],
     ) -> Result<Self, RngError> {
-        let min = sigmas.iter().copied().filter(|&s| s > 0.0).fold(f32::INFINITY, f32::min);
+        let min = sigmas
+            .iter()
+            .copied()
+            .filter(|&s| s > 0.0)
+            .fold(f32::INFINITY, f32::min);
         let max = sigmas.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         if !min.is_finite() || !max.is_finite() {
-            return Err(RngError::InvalidSigmas { min, max, why: "the schedule needs a finite positive sigma" });
+            return Err(RngError::InvalidSigmas {
+                min,
+                max,
+                why: "the schedule needs a finite positive sigma",
+            });
         }
         Self::new(randn, seeds, shape, min, max, SigmaTransform::Identity)
     }
@@ -181,8 +202,19 @@ impl Tree {
         for v in &mut root_w {
             *v *= scale;
         }
-        let root = Node { start: round6(t0), end: round6(t1), depth: 0, key: 0 };
-        Self { randn, entropy, root, root_w, cache: VecDeque::with_capacity(CACHE_SIZE) }
+        let root = Node {
+            start: round6(t0),
+            end: round6(t1),
+            depth: 0,
+            key: 0,
+        };
+        Self {
+            randn,
+            entropy,
+            root,
+            root_w,
+            cache: VecDeque::with_capacity(CACHE_SIZE),
+        }
     }
 
     /// `BrownianInterval(ta, tb)` for `ta <= tb`, or `None` for a zero increment.
@@ -191,8 +223,20 @@ impl Tree {
             return None;
         }
         let (start, end) = (self.root.start, self.root.end);
-        let ta = if ta < start { start } else if ta > end { end } else { ta };
-        let tb = if tb < start { start } else if tb > end { end } else { tb };
+        let ta = if ta < start {
+            start
+        } else if ta > end {
+            end
+        } else {
+            ta
+        };
+        let tb = if tb < start {
+            start
+        } else if tb > end {
+            end
+        } else {
+            tb
+        };
         if ta >= tb {
             return None;
         }
@@ -240,8 +284,8 @@ impl Tree {
 
     /// torchsde `_Interval._increment_and_space_time_levy_area` without space-time Lévy area.
     fn child_w(&self, parent_w: &[f32], parent: Node, is_left: bool) -> Vec<f32> {
-        let seed = SeedSequence::new(self.entropy, &[parent.key, u128::from(parent.depth)], POOL_SIZE)
-            .generate_state(1)[0];
+        let seed =
+            SeedSequence::new(self.entropy, &[parent.key, u128::from(parent.depth)], POOL_SIZE).generate_state(1)[0];
         let mut noise = vec![0.0; parent_w.len()];
         self.randn.generator(u64::from(seed)).fill(&mut noise);
         let midway = round6(0.5 * (parent.end + parent.start));
@@ -295,8 +339,18 @@ fn decompose_inner(node: Node, ta: f64, tb: f64, path: &mut Vec<Node>, out: &mut
     if node.depth >= MAX_DEPTH || !(node.start < midway && midway < node.end) {
         return Err(());
     }
-    let left = Node { start: node.start, end: midway, depth: node.depth + 1, key: node.key << 1 };
-    let right = Node { start: midway, end: node.end, depth: node.depth + 1, key: (node.key << 1) | 1 };
+    let left = Node {
+        start: node.start,
+        end: midway,
+        depth: node.depth + 1,
+        key: node.key << 1,
+    };
+    let right = Node {
+        start: midway,
+        end: node.end,
+        depth: node.depth + 1,
+        key: (node.key << 1) | 1,
+    };
     if tb <= midway {
         decompose(left, ta, tb, path, out)
     } else if ta >= midway {
@@ -347,11 +401,16 @@ mod tests {
                     cpu_kernel: CpuKernel::Avx2,
                     ..RandnSettings::new(source.parse::<RngSource>().expect("source"))
                 };
-                let mut ns =
-                    BrownianTreeNoise::new(randn, &case.seeds, case.shape, case.sigma_min, case.sigma_max, transform)
-                        .expect("valid case");
-                for (k, (((a, b), want), &den)) in
-                    case.queries.iter().zip(outputs).zip(&case.denominators).enumerate()
+                let mut ns = BrownianTreeNoise::new(
+                    randn,
+                    &case.seeds,
+                    case.shape,
+                    case.sigma_min,
+                    case.sigma_max,
+                    transform,
+                )
+                .expect("valid case");
+                for (k, (((a, b), want), &den)) in case.queries.iter().zip(outputs).zip(&case.denominators).enumerate()
                 {
                     let mut other = ns.clone();
                     let got: Vec<f32> = ns.sample_with(*a, *b, Some(den)).iter().copied().collect();
@@ -375,8 +434,8 @@ mod tests {
     fn same_answers_in_any_query_order() {
         let randn = RandnSettings::new(RngSource::Nv);
         let pairs = [(14.6, 10.0), (0.5, 0.03), (3.0, 2.9), (14.6, 0.0292), (7.0, 6.99)];
-        let mut a = BrownianTreeNoise::new(randn, &[5, 6], [4, 2, 2], 0.0292, 14.6, SigmaTransform::Identity)
-            .expect("valid");
+        let mut a =
+            BrownianTreeNoise::new(randn, &[5, 6], [4, 2, 2], 0.0292, 14.6, SigmaTransform::Identity).expect("valid");
         let mut b = a.clone();
         let forward: Vec<_> = pairs.iter().map(|&(s, t)| a.noise(s, t)).collect();
         for (i, &(s, t)) in pairs.iter().enumerate().rev() {
@@ -389,7 +448,13 @@ mod tests {
         let randn = RandnSettings::new(RngSource::Cpu);
         let mut ns =
             BrownianTreeNoise::new(randn, &[1], [4, 2, 2], 0.0292, 14.6, SigmaTransform::Identity).expect("valid");
-        for (s, t) in [(1.0, 1.0), (1.0, 0.9999995), (f32::NAN, 1.0), (2.0, f32::INFINITY), (20.0, 30.0)] {
+        for (s, t) in [
+            (1.0, 1.0),
+            (1.0, 0.9999995),
+            (f32::NAN, 1.0),
+            (2.0, f32::INFINITY),
+            (20.0, 30.0),
+        ] {
             let out = ns.noise(s, t);
             assert!(out.iter().all(|&v| v == 0.0), "({s}, {t}): {out:?}");
         }

@@ -34,7 +34,11 @@ pub struct CpuGenerator {
 
 impl CpuGenerator {
     pub fn new(seed: u64, kernel: CpuKernel) -> Self {
-        Self { mt: Mt19937::new(seed), next_double_normal: None, kernel }
+        Self {
+            mt: Mt19937::new(seed),
+            next_double_normal: None,
+            kernel,
+        }
     }
 
     /// Fill `out` as `torch.randn(out.len())` (any contiguous float32 shape with that many elements).
@@ -64,7 +68,7 @@ impl CpuGenerator {
         for block in out.chunks_exact_mut(VECTOR_MIN) {
             box_muller_16(block, kernel);
         }
-        if n % VECTOR_MIN != 0 {
+        if !n.is_multiple_of(VECTOR_MIN) {
             let tail = &mut out[n - VECTOR_MIN..];
             for v in tail.iter_mut() {
                 *v = self.uniform_f32();

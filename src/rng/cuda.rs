@@ -29,7 +29,10 @@ pub struct GpuProfile {
 
 impl GpuProfile {
     /// NVIDIA H100 SXM (132 SMs, 2048 threads each).
-    pub const H100_SXM: Self = Self { multiprocessors: 132, max_threads_per_multiprocessor: 2048 };
+    pub const H100_SXM: Self = Self {
+        multiprocessors: 132,
+        max_threads_per_multiprocessor: 2048,
+    };
 
     /// Most blocks torch launches on this GPU (at least 1).
     pub fn max_blocks(&self) -> u64 {
@@ -54,7 +57,11 @@ pub struct CudaGenerator {
 
 impl CudaGenerator {
     pub fn new(seed: u64, profile: GpuProfile) -> Self {
-        Self { key: key(seed), offset: 0, profile }
+        Self {
+            key: key(seed),
+            offset: 0,
+            profile,
+        }
     }
 
     /// Fill `out` as `torch.randn(out.len(), device='cuda')` (any contiguous float32 shape).
@@ -96,4 +103,167 @@ fn box_muller_f32_uniforms(x: u32, y: u32) -> (f32, f32) {
     let s = (-2.0 * f64::from(u).ln()).sqrt();
     let (sin, cos) = f64::from(v).sin_cos();
     ((s * sin) as f32, (s * cos) as f32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::fixtures::{Encoded, load_optional};
+    use crate::rng::{BrownianTreeNoise, ImageRng, ImageRngConfig, NvGenerator, RandnSettings, RngSource};
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct Device {
+        name: String,
+        multiprocessors: u32,
+        max_threads_per_multiprocessor: Option<u32>,
+    }
+
+    #[derive(Deserialize)]
+    struct Case {
+        seed: u64,
+        draws: Vec<Encoded>,
+    }
+
+    #[derive(Deserialize)]
+    struct ImageCase {
+        name: String,
+        shape: [usize; 3],
+        seeds: Vec<i64>,
+        subseeds: Vec<i64>,
+        subseed_strength: f64,
+        seed_resize_from_h: i64,
+        seed_resize_from_w: i64,
+        eta_noise_seed_delta: i64,
+        next: Vec<Encoded>,
+    }
+
+    #[derive(Deserialize)]
+    struct BrownianCase {
+        name: String,
+        seeds: Vec<u64>,
+        shape: [usize; 3],
+        sigma_min: f32,
+        sigma_max: f32,
+        queries: Vec<(f32, f32)>,
+        outputs: Vec<Encoded>,
+    }
+
+    #[derive(Deserialize)]
+    struct File {
+        device: Device,
+        cases: Vec<Case>,
+        image_rng: Vec<ImageCase>,
+        brownian: Option<Vec<BrownianCase>>,
+    }
+
+    #[test]
+    fn layout_of_large_tensors() {
+        // A GPU of one block: 256 threads; 1000 elements take one pass and use all four outputs.
+        let tiny = GpuProfile {
+            multiprocessors: 1,
+            max_threads_per_multiprocessor: 256,
+        };
+        let mut g = CudaGenerator::new(9, tiny);
+        let mut big = vec![0.0; 1000];
+        g.fill(&mut big);
+        assert_eq!(g.offset, 4);
+        let mut nv = NvGenerator::new(9);
+        let mut first = vec![0.0; 256];
+        nv.fill(&mut first);
+        // Element t < 256 is thread t's sine output, as in the NV port.
+        let max = big[..256]
+            .iter()
+            .zip(&first)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(max < 2e-4, "{max}");
+        // Two passes advance the offset by 8.
+        g.fill(&mut vec![0.0; 1025]);
+        assert_eq!(g.offset, 12);
+        // Empty tensors do not advance it.
+        g.fill(&mut []);
+        assert_eq!(g.offset, 12);
+    }
+
+    /// Compares with torch on a real GPU once scripts/gpu/rng_cuda_goldens.py has written its file.
+    #[test]
+    fn cuda_goldens_when_present() {
+        let Some(file) = load_optional::<File>("cuda_randn.json") else {
+            eprintln!("tests/fixtures/rng/cuda_randn.json absent: run scripts/gpu/rng_cuda_goldens.py on a GPU");
+            return;
+        };
+        let profile = GpuProfile {
+            multiprocessors: file.device.multiprocessors,
+            max_threads_per_multiprocessor: file.device.max_threads_per_multiprocessor.unwrap_or(2048),
+        };
+        let stride = BLOCK as usize * profile.max_blocks() as usize;
+        let settings = RandnSettings {
+            gpu: profile,
+            ..RandnSettings::new(RngSource::Gpu)
+        };
+        let (mut gpu_max, mut nv_max, mut exact, mut total) = (0f64, 0f64, 0, 0);
+        for case in &file.cases {
+            let mut g = settings.generator(case.seed);
+            let mut nv = NvGenerator::new(case.seed);
+            let nv_comparable = case.draws.iter().all(|d| d.n <= stride);
+            for want in &case.draws {
+                let got = g.randn(want.n).expect("size");
+                let diff = want.compare(&got);
+                assert!(
+                    diff.max_abs < 1e-5,
+                    "seed {} shape {:?}: {diff:?}",
+                    case.seed,
+                    want.shape
+                );
+                gpu_max = gpu_max.max(diff.max_abs);
+                exact += usize::from(diff.exact);
+                total += 1;
+                let mut v = vec![0.0; want.n];
+                nv.fill(&mut v);
+                if nv_comparable {
+                    nv_max = nv_max.max(want.compare(&v).max_abs);
+                }
+            }
+        }
+        let mut image_max = 0f64;
+        for case in &file.image_rng {
+            let cfg = ImageRngConfig {
+                subseeds: case.subseeds.iter().map(|&s| s as u64).collect(),
+                subseed_strength: case.subseed_strength,
+                seed_resize_from_h: case.seed_resize_from_h,
+                seed_resize_from_w: case.seed_resize_from_w,
+                eta_noise_seed_delta: case.eta_noise_seed_delta,
+                ..ImageRngConfig::new(settings, case.shape, case.seeds.iter().map(|&s| s as u64).collect())
+            };
+            let mut rng = ImageRng::new(cfg).expect("valid");
+            for want in &case.next {
+                let diff = want.compare(&rng.next_noise().iter().copied().collect::<Vec<_>>());
+                assert!(diff.max_abs < 2e-5, "image {}: {diff:?}", case.name);
+                image_max = image_max.max(diff.max_abs);
+            }
+        }
+        let mut brownian_max = 0f64;
+        for case in file.brownian.iter().flatten() {
+            let mut ns = BrownianTreeNoise::new(
+                settings,
+                &case.seeds,
+                case.shape,
+                case.sigma_min,
+                case.sigma_max,
+                crate::rng::SigmaTransform::Identity,
+            )
+            .expect("valid");
+            for ((a, b), want) in case.queries.iter().zip(&case.outputs) {
+                let diff = want.compare(&ns.sample(*a, *b).iter().copied().collect::<Vec<_>>());
+                assert!(diff.max_abs < 5e-5, "brownian {} ({a}, {b}): {diff:?}", case.name);
+                brownian_max = brownian_max.max(diff.max_abs);
+            }
+        }
+        eprintln!(
+            "CUDA goldens from {}: GPU source max |diff| {gpu_max:.3e} ({exact}/{total} draws bit-exact), \
+             NV port max |diff| {nv_max:.3e}, ImageRng {image_max:.3e}, Brownian {brownian_max:.3e}",
+            file.device.name
+        );
+    }
 }

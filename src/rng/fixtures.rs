@@ -28,7 +28,9 @@ pub struct Diff {
 }
 
 pub fn path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rng").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/rng")
+        .join(name)
 }
 
 pub fn load<T: DeserializeOwned>(name: &str) -> T {
@@ -62,13 +64,20 @@ impl Encoded {
         }
         let idx = self.sample_idx.as_deref().unwrap_or_default();
         let sample = self.sample.as_deref().unwrap_or_default();
-        let max_abs = idx.iter().zip(sample).map(|(&i, e)| (f64::from(got[i]) - e).abs()).fold(0.0, f64::max);
+        let max_abs = idx
+            .iter()
+            .zip(sample)
+            .map(|(&i, e)| (f64::from(got[i]) - e).abs())
+            .fold(0.0, f64::max);
         let exact = self.sha256.as_deref() == Some(sha256_f32(got).as_str());
         if let (Some(sum), Some(sum_abs)) = (self.sum, self.sum_abs) {
             let s: f64 = got.iter().map(|&v| f64::from(v)).sum();
             let a: f64 = got.iter().map(|&v| f64::from(v).abs()).sum();
             let tol = 1e-5 * self.n as f64;
-            assert!((s - sum).abs() <= tol && (a - sum_abs).abs() <= tol, "sums {s} {a} vs {sum} {sum_abs}");
+            assert!(
+                (s - sum).abs() <= tol && (a - sum_abs).abs() <= tol,
+                "sums {s} {a} vs {sum} {sum_abs}"
+            );
         }
         Diff { max_abs, exact }
     }

@@ -17,7 +17,10 @@ pub struct RandnSettings {
 
 impl RandnSettings {
     pub fn new(source: RngSource) -> Self {
-        Self { source, ..Self::default() }
+        Self {
+            source,
+            ..Self::default()
+        }
     }
 
     /// A generator seeded like `torch.Generator(device).manual_seed(seed)` (or `rng_philox.Generator(seed)`).
@@ -83,7 +86,11 @@ mod tests {
             for (k, want) in case.draws.iter().enumerate() {
                 let got = g.randn(want.n).expect("small");
                 let diff = want.compare(&got);
-                assert!(diff.exact, "{file}: seed {} draw {k} shape {:?}: {diff:?}", case.seed, want.shape);
+                assert!(
+                    diff.exact,
+                    "{file}: seed {} draw {k} shape {:?}: {diff:?}",
+                    case.seed, want.shape
+                );
                 draws += 1;
             }
         }
@@ -92,13 +99,19 @@ mod tests {
 
     #[test]
     fn cpu_avx2_kernel_is_bit_exact() {
-        let settings = RandnSettings { cpu_kernel: CpuKernel::Avx2, ..RandnSettings::new(RngSource::Cpu) };
+        let settings = RandnSettings {
+            cpu_kernel: CpuKernel::Avx2,
+            ..RandnSettings::new(RngSource::Cpu)
+        };
         check_exact("randn_cpu_avx2.json", settings);
     }
 
     #[test]
     fn cpu_generic_kernel_is_bit_exact() {
-        let settings = RandnSettings { cpu_kernel: CpuKernel::Generic, ..RandnSettings::new(RngSource::Cpu) };
+        let settings = RandnSettings {
+            cpu_kernel: CpuKernel::Generic,
+            ..RandnSettings::new(RngSource::Cpu)
+        };
         check_exact("randn_cpu_default.json", settings);
     }
 
@@ -122,6 +135,11 @@ mod tests {
 
     #[test]
     fn too_large_is_an_error() {
-        assert!(RandnSettings::default().generator(0).randn(crate::rng::MAX_ELEMENTS + 1).is_err());
+        assert!(
+            RandnSettings::default()
+                .generator(0)
+                .randn(crate::rng::MAX_ELEMENTS + 1)
+                .is_err()
+        );
     }
 }

@@ -51,11 +51,15 @@ impl ImageRngConfig {
             return self.shape;
         }
         let to_latent = |px: i64| usize::try_from(px / 8).unwrap_or(usize::MAX);
-        [self.shape[0], to_latent(self.seed_resize_from_h), to_latent(self.seed_resize_from_w)]
+        [
+            self.shape[0],
+            to_latent(self.seed_resize_from_h),
+            to_latent(self.seed_resize_from_w),
+        ]
     }
 }
 
-/// Per-image generators for a batch. The first [`ImageRng::next`] is the starting noise; later calls
+/// Per-image generators for a batch. The first [`ImageRng::next_noise`] is the starting noise; later calls
 /// are the noise samplers draw with `randn_like` (the WebUI replaces k-diffusion's `torch.randn_like`
 /// with this), so a batch gives each image the noise it would get alone.
 #[derive(Debug, Clone)]
@@ -80,14 +84,18 @@ impl ImageRng {
         element_count(&[cfg.seeds.len(), c, h, w])?;
         element_count(&cfg.noise_shape())?;
         let generators = cfg.seeds.iter().map(|&s| cfg.randn.generator(s)).collect();
-        Ok(Self { cfg, generators, is_first: true })
+        Ok(Self {
+            cfg,
+            generators,
+            is_first: true,
+        })
     }
 
     pub fn batch_size(&self) -> usize {
         self.cfg.seeds.len()
     }
 
-    /// `[batch, channels, height, width]` of every [`ImageRng::next`].
+    /// `[batch, channels, height, width]` of every [`ImageRng::next_noise`].
     pub fn shape(&self) -> [usize; 4] {
         let [c, h, w] = self.cfg.shape;
         [self.batch_size(), c, h, w]
@@ -98,7 +106,7 @@ impl ImageRng {
     }
 
     /// `ImageRNG.next()`: the starting noise on the first call, the next draw of every generator after.
-    pub fn next(&mut self) -> Latents {
+    pub fn next_noise(&mut self) -> Latents {
         let images: Vec<Vec<f32>> = if self.is_first {
             self.is_first = false;
             self.first()
@@ -138,7 +146,11 @@ impl ImageRng {
         }
         if cfg.eta_noise_seed_delta != 0 {
             let delta = cfg.eta_noise_seed_delta;
-            self.generators = cfg.seeds.iter().map(|&s| cfg.randn.generator(s.wrapping_add_signed(delta))).collect();
+            self.generators = cfg
+                .seeds
+                .iter()
+                .map(|&s| cfg.randn.generator(s.wrapping_add_signed(delta)))
+                .collect();
         }
         xs
     }
@@ -150,13 +162,15 @@ impl NoiseSource for ImageRng {
     /// (image `i` uses generator `i mod batch`), so shapes always match.
     fn randn_like(&mut self, x: &Latents) -> Latents {
         if x.shape() == self.shape() {
-            return self.next();
+            return self.next_noise();
         }
         tracing::warn!(want = ?self.shape(), got = ?x.shape(), "randn_like called with another shape");
         self.is_first = false;
         let (b, c, h, w) = x.dim();
         let batch = self.generators.len();
-        let images: Vec<Vec<f32>> = (0..b).map(|i| draw(&mut self.generators[i % batch], c * h * w)).collect();
+        let images: Vec<Vec<f32>> = (0..b)
+            .map(|i| draw(&mut self.generators[i % batch], c * h * w))
+            .collect();
         stack([b, c, h, w], &images)
     }
 }
@@ -242,17 +256,24 @@ mod tests {
         let file: File = load("image_rng.json");
         let mut checked = 0;
         for (source, cases) in &file.sources {
-            let randn = RandnSettings { cpu_kernel: CpuKernel::Avx2, ..RandnSettings::new(source.parse().expect("source")) };
+            let randn = RandnSettings {
+                cpu_kernel: CpuKernel::Avx2,
+                ..RandnSettings::new(source.parse().expect("source"))
+            };
             for case in cases {
                 let mut rng = ImageRng::new(config(case, randn)).expect("valid case");
                 for (k, want) in case.next.iter().enumerate() {
-                    let got = rng.next();
+                    let got = rng.next_noise();
                     assert_eq!(got.shape(), want.shape.as_slice());
                     let diff = want.compare(&got.iter().copied().collect::<Vec<_>>());
                     // Without variation seeds there is no float arithmetic: bit-exact.
                     let exact_expected = case.subseed_strength == 0.0;
                     assert!(
-                        if exact_expected { diff.exact } else { diff.max_abs < 2e-6 },
+                        if exact_expected {
+                            diff.exact
+                        } else {
+                            diff.max_abs < 2e-6
+                        },
                         "{source} {} next #{k}: {diff:?}",
                         case.name
                     );
@@ -269,8 +290,8 @@ mod tests {
         let mut a = ImageRng::new(cfg.clone()).expect("valid");
         let mut b = ImageRng::new(cfg).expect("valid");
         let x = Array4::<f32>::zeros((2, 4, 8, 8));
-        assert_eq!(a.next(), b.randn_like(&x));
-        assert_eq!(a.next(), b.randn_like(&x));
+        assert_eq!(a.next_noise(), b.randn_like(&x));
+        assert_eq!(a.next_noise(), b.randn_like(&x));
         let odd = b.randn_like(&Array4::zeros((3, 1, 2, 5)));
         assert_eq!(odd.shape(), &[3, 1, 2, 5]);
     }
@@ -287,7 +308,10 @@ mod tests {
             ..ImageRngConfig::new(randn, [4, 8, 8], vec![1])
         };
         assert!(ImageRng::new(huge_resize).is_err());
-        let nan = ImageRngConfig { subseed_strength: f64::NAN, ..ImageRngConfig::new(randn, [4, 8, 8], vec![1]) };
+        let nan = ImageRngConfig {
+            subseed_strength: f64::NAN,
+            ..ImageRngConfig::new(randn, [4, 8, 8], vec![1])
+        };
         assert!(ImageRng::new(nan).is_err());
     }
 
@@ -304,7 +328,7 @@ mod tests {
             };
             let mut rng = ImageRng::new(cfg).expect("valid");
             for _ in 0..3 {
-                assert_eq!(rng.next().shape(), &[2, 4, 3, 5]);
+                assert_eq!(rng.next_noise().shape(), &[2, 4, 3, 5]);
             }
         }
     }

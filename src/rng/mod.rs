@@ -4,7 +4,7 @@
 //!   ([`RngSource`]): `GPU` (torch on CUDA: Philox4x32-10, [`CudaGenerator`]), `CPU` (torch on the CPU:
 //!   MT19937, [`CpuGenerator`]) and `NV` (the WebUI's NumPy port of the CUDA generator, [`NvGenerator`]).
 //! * [`ImageRng`]: the WebUI's `ImageRNG` for one batch — per-image generators for the batch's seeds,
-//!   variation seeds (slerp), "resize seed from", eta noise seed delta; its first `next()` is the
+//!   variation seeds (slerp), "resize seed from", eta noise seed delta; its first `next_noise()` is the
 //!   starting noise and later ones are the samplers' `randn_like` noise ([`NoiseSource`]).
 //! * [`BrownianTreeNoise`]: k-diffusion's `BrownianTreeNoiseSampler` over torchsde's `BrownianTree`,
 //!   one tree per image seed, for the SDE samplers ([`SdeNoise`]).
@@ -109,7 +109,10 @@ impl std::str::FromStr for RngSource {
 
 /// Product of `dims`, or an error when it exceeds [`MAX_ELEMENTS`].
 pub(crate) fn element_count(dims: &[usize]) -> Result<usize, RngError> {
-    let n = dims.iter().try_fold(1u128, |acc, &d| acc.checked_mul(d as u128)).unwrap_or(u128::MAX);
+    let n = dims
+        .iter()
+        .try_fold(1u128, |acc, &d| acc.checked_mul(d as u128))
+        .unwrap_or(u128::MAX);
     if n > MAX_ELEMENTS as u128 {
         return Err(RngError::TooLarge(n));
     }

@@ -15,7 +15,9 @@ pub struct Mt19937 {
 
 impl std::fmt::Debug for Mt19937 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mt19937").field("next", &self.next).finish_non_exhaustive()
+        f.debug_struct("Mt19937")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
     }
 }
 
@@ -26,7 +28,9 @@ impl Mt19937 {
         state[0] = seed as u32;
         for j in 1..N {
             let prev = state[j - 1];
-            state[j] = 1_812_433_253u32.wrapping_mul(prev ^ (prev >> 30)).wrapping_add(j as u32);
+            state[j] = 1_812_433_253u32
+                .wrapping_mul(prev ^ (prev >> 30))
+                .wrapping_add(j as u32);
         }
         Self { state, next: N }
     }

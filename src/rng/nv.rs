@@ -15,7 +15,10 @@ pub struct NvGenerator {
 
 impl NvGenerator {
     pub fn new(seed: u64) -> Self {
-        Self { key: key(seed), offset: 0 }
+        Self {
+            key: key(seed),
+            offset: 0,
+        }
     }
 
     /// Fill `out` as `Generator.randn(shape)` with `out.len()` elements.

@@ -15,7 +15,11 @@ pub fn round6(x: f64) -> f64 {
     let bits = a.to_bits();
     let exponent = ((bits >> 52) & 0x7ff) as i32;
     let fraction = bits & ((1u64 << 52) - 1);
-    let (mantissa, e) = if exponent == 0 { (fraction, -1074) } else { (fraction | (1u64 << 52), exponent - 1075) };
+    let (mantissa, e) = if exponent == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1u64 << 52), exponent - 1075)
+    };
     // a = mantissa · 2^e with e < 0 here (a < 2^33 < 2^52).
     let shift = (-e) as u32;
     if shift > 100 {
@@ -26,7 +30,11 @@ pub fn round6(x: f64) -> f64 {
     let q = scaled >> shift;
     let r = scaled - (q << shift);
     let half = 1u128 << (shift - 1);
-    let q = if r > half || (r == half && q & 1 == 1) { q + 1 } else { q };
+    let q = if r > half || (r == half && q & 1 == 1) {
+        q + 1
+    } else {
+        q
+    };
     // q < 2^33 · 10^6 < 2^53: exact as a double, and one correctly rounded division gives the nearest
     // double to q / 10^6.
     sign * (q as f64 / 1e6)
@@ -51,7 +59,12 @@ mod tests {
         assert!(file.round6.len() > 500);
         for (x, want) in file.round6 {
             let (x, want): (f64, f64) = (x.parse().expect("x"), want.parse().expect("rounded"));
-            assert_eq!(round6(x).to_bits(), want.to_bits(), "round({x:e}, 6): got {:e} want {want:e}", round6(x));
+            assert_eq!(
+                round6(x).to_bits(),
+                want.to_bits(),
+                "round({x:e}, 6): got {:e} want {want:e}",
+                round6(x)
+            );
         }
     }
 }

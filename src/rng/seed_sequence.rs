@@ -68,9 +68,9 @@ impl SeedSequence {
             }
         }
         for &word in entropy_words.iter().skip(pool_size) {
-            for dst in 0..pool_size {
+            for slot in pool.iter_mut() {
                 let h = hashmix(word, &mut hash_const);
-                pool[dst] = mix(pool[dst], h);
+                *slot = mix(*slot, h);
             }
         }
         Self { pool }

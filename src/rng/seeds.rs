@@ -27,7 +27,13 @@ pub fn torch_seed(seed: i64) -> u64 {
 /// run `subseed, subseed+1, …`. Callers pass seeds already resolved by [`fixed_seed`].
 pub fn all_seeds(seed: i64, subseed: i64, subseed_strength: f64, count: usize) -> (Vec<i64>, Vec<i64>) {
     let seeds = (0..count)
-        .map(|x| if subseed_strength == 0.0 { seed.wrapping_add(x as i64) } else { seed })
+        .map(|x| {
+            if subseed_strength == 0.0 {
+                seed.wrapping_add(x as i64)
+            } else {
+                seed
+            }
+        })
         .collect();
     let subseeds = (0..count).map(|x| subseed.wrapping_add(x as i64)).collect();
     (seeds, subseeds)

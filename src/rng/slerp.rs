@@ -34,7 +34,11 @@ pub fn slerp(val: f64, low: &[f32], high: &[f32], shape: [usize; 3]) -> Vec<f32>
     let val32 = val as f32;
     let one_minus = (1.0 - val) as f32;
     if mean > 0.9995 {
-        return low.iter().zip(high).map(|(&l, &hv)| l * val32 + hv * one_minus).collect();
+        return low
+            .iter()
+            .zip(high)
+            .map(|(&l, &hv)| l * val32 + hv * one_minus)
+            .collect();
     }
     let mut out = vec![0f32; low.len()];
     for ci in 0..c {
@@ -81,7 +85,10 @@ mod tests {
     #[test]
     fn matches_the_webui_within_float_error() {
         let file: File = load("image_rng.json");
-        let settings = RandnSettings { cpu_kernel: CpuKernel::Avx2, ..RandnSettings::new(RngSource::Cpu) };
+        let settings = RandnSettings {
+            cpu_kernel: CpuKernel::Avx2,
+            ..RandnSettings::new(RngSource::Cpu)
+        };
         for case in &file.slerp {
             let n = case.shape.iter().product();
             let low = settings.generator(case.seed).randn(n).expect("small");
