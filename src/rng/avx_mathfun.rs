@@ -1,10 +1,12 @@
 //! Scalar port of the two functions of torch's `ATen/native/cpu/avx_mathfun.h` (Cephes-based AVX code
 //! by Julien Pommier and Giovanni Garberoglio, zlib licence) that torch's AVX2 `normal_fill_16_AVX2` uses.
 //!
-//! To give the same bits as torch's build, the fused multiply-adds follow where GCC contracts the
+//! To give the same bits as torch's build, the fused multiply-adds ([`fma_f32`]) follow where GCC contracts the
 //! intrinsics (`-mfma`, `-ffp-contract=fast`): each product whose only use is an addition becomes an FMA,
 //! the earlier product in program order winning when both operands of an addition are products. This
 //! was checked bit for bit against torch 2.11 (ATEN_CPU_CAPABILITY=avx2) on 376,832 values.
+
+use super::fma::fma_f32;
 
 // The constants as written in avx_mathfun.h (rounded to f32 by the compiler, as in C).
 #[allow(clippy::excessive_precision, clippy::approx_constant)]
@@ -42,13 +44,13 @@ pub fn log_ps(x: f32) -> f32 {
     let z = x * x;
     let mut y = LOG_P[0];
     for p in &LOG_P[1..] {
-        y = y.mul_add(x, *p);
+        y = fma_f32(y, x, *p);
     }
     y *= x;
-    y = y.mul_add(z, e * LOG_Q1);
-    y = (-z).mul_add(0.5, y);
+    y = fma_f32(y, z, e * LOG_Q1);
+    y = fma_f32(-z, 0.5, y);
     x += y;
-    x = e.mul_add(LOG_Q2, x);
+    x = fma_f32(e, LOG_Q2, x);
     if invalid { f32::NAN } else { x }
 }
 
@@ -75,23 +77,23 @@ pub fn sincos_ps(x: f32) -> (f32, f32) {
     let y = j as f32;
     let swap_sin = ((j & 4) as u32) << 29;
     let poly_is_cos = (j & 2) == 0;
-    x = y.mul_add(DP1, x);
-    x = y.mul_add(DP2, x);
-    x = y.mul_add(DP3, x);
+    x = fma_f32(y, DP1, x);
+    x = fma_f32(y, DP2, x);
+    x = fma_f32(y, DP3, x);
     let sign_cos = ((!(j.wrapping_sub(2)) & 4) as u32) << 29;
     let sign_sin = sign_sin ^ swap_sin;
     let z = x * x;
     let mut yc = COSCOF[0];
-    yc = yc.mul_add(z, COSCOF[1]);
-    yc = yc.mul_add(z, COSCOF[2]);
+    yc = fma_f32(yc, z, COSCOF[1]);
+    yc = fma_f32(yc, z, COSCOF[2]);
     yc *= z;
-    yc = yc.mul_add(z, -(z * 0.5));
+    yc = fma_f32(yc, z, -(z * 0.5));
     yc += 1.0;
     let mut ys = SINCOF[0];
-    ys = ys.mul_add(z, SINCOF[1]);
-    ys = ys.mul_add(z, SINCOF[2]);
+    ys = fma_f32(ys, z, SINCOF[1]);
+    ys = fma_f32(ys, z, SINCOF[2]);
     ys *= z;
-    ys = ys.mul_add(x, x);
+    ys = fma_f32(ys, x, x);
     let (s, c) = if poly_is_cos { (ys, yc) } else { (yc, ys) };
     (
         f32::from_bits(s.to_bits() ^ sign_sin),

@@ -2,6 +2,7 @@
 
 use super::avx_mathfun;
 use super::mt19937::Mt19937;
+use super::parallel::{default_threads, for_chunks};
 
 /// Which of torch's CPU normal kernels to imitate for float32 tensors of 16 or more elements.
 ///
@@ -43,8 +44,13 @@ impl CpuGenerator {
 
     /// Fill `out` as `torch.randn(out.len())` (any contiguous float32 shape with that many elements).
     pub fn fill(&mut self, out: &mut [f32]) {
+        self.fill_threads(out, default_threads());
+    }
+
+    /// [`Self::fill`] with the Box-Muller part on up to `threads` threads (same result for any count).
+    pub fn fill_threads(&mut self, out: &mut [f32], threads: usize) {
         if out.len() >= VECTOR_MIN {
-            self.fill_vectorized(out);
+            self.fill_vectorized(out, threads);
         } else {
             for v in out.iter_mut() {
                 *v = self.scalar_normal() as f32;
@@ -59,15 +65,18 @@ impl CpuGenerator {
 
     /// `normal_fill` / `normal_fill_AVX2`: uniforms for every element, Box-Muller in blocks of 16, and for
     /// a length that is not a multiple of 16 the last 16 are drawn again and recomputed.
-    fn fill_vectorized(&mut self, out: &mut [f32]) {
+    fn fill_vectorized(&mut self, out: &mut [f32], threads: usize) {
         let n = out.len();
         for v in out.iter_mut() {
             *v = self.uniform_f32();
         }
         let kernel = self.kernel;
-        for block in out.chunks_exact_mut(VECTOR_MIN) {
-            box_muller_16(block, kernel);
-        }
+        let whole = n / VECTOR_MIN * VECTOR_MIN;
+        for_chunks(&mut out[..whole], threads, VECTOR_MIN, |_, chunk| {
+            for block in chunk.chunks_exact_mut(VECTOR_MIN) {
+                box_muller_16(block, kernel);
+            }
+        });
         if !n.is_multiple_of(VECTOR_MIN) {
             let tail = &mut out[n - VECTOR_MIN..];
             for v in tail.iter_mut() {

@@ -13,6 +13,8 @@
 //! computed in float64 and rounded once, so results differ from a GPU by a few float32 ulps
 //! (`__sincosf`'s absolute error is about 2^-21), not in the sequence.
 
+use super::fma::fma_f32;
+use super::parallel::{default_threads, for_chunks};
 use super::philox::{TWO_POW32_INV, TWO_POW32_INV_2PI, key, philox4x32_10};
 
 const BLOCK: u64 = 256;
@@ -66,6 +68,11 @@ impl CudaGenerator {
 
     /// Fill `out` as `torch.randn(out.len(), device='cuda')` (any contiguous float32 shape).
     pub fn fill(&mut self, out: &mut [f32]) {
+        self.fill_threads(out, default_threads());
+    }
+
+    /// [`Self::fill`] on up to `threads` threads (same result for any count).
+    pub fn fill_threads(&mut self, out: &mut [f32], threads: usize) {
         let n = out.len() as u64;
         if n == 0 {
             return;
@@ -74,35 +81,46 @@ impl CudaGenerator {
         let stride = BLOCK * blocks;
         let passes = (n - 1) / (stride * 4) + 1;
         let base = self.offset / 4;
-        for k in 0..passes {
-            let ctr = base.wrapping_add(k);
-            for t in 0..stride {
-                let first = k * 4 * stride + t;
-                if first >= n {
-                    break;
-                }
-                let r = philox4x32_10([ctr as u32, (ctr >> 32) as u32, t as u32, (t >> 32) as u32], self.key);
-                let (a, b) = box_muller_f32_uniforms(r[0], r[1]);
-                let (c, d) = box_muller_f32_uniforms(r[2], r[3]);
-                for (i, value) in [a, b, c, d].into_iter().enumerate() {
-                    let index = first + i as u64 * stride;
-                    if index < n {
-                        out[index as usize] = value;
+        let key = self.key;
+        for_chunks(out, threads, 1, |start, chunk| {
+            // Element index = pass·4·stride + output·stride + thread; walk it without dividing.
+            let start = start as u64;
+            let (mut pass, rest) = (start / (4 * stride), start % (4 * stride));
+            let (mut output, mut thread) = (rest / stride, rest % stride);
+            for v in chunk.iter_mut() {
+                let ctr = base.wrapping_add(pass);
+                let r = philox4x32_10(
+                    [ctr as u32, (ctr >> 32) as u32, thread as u32, (thread >> 32) as u32],
+                    key,
+                );
+                *v = match output {
+                    0 => box_muller(r[0], r[1], false),
+                    1 => box_muller(r[0], r[1], true),
+                    2 => box_muller(r[2], r[3], false),
+                    _ => box_muller(r[2], r[3], true),
+                };
+                thread += 1;
+                if thread == stride {
+                    thread = 0;
+                    output += 1;
+                    if output == 4 {
+                        output = 0;
+                        pass += 1;
                     }
                 }
             }
-        }
+        });
         self.offset = self.offset.wrapping_add(passes * 4);
     }
 }
 
-/// cuRAND's `_curand_box_muller`: (s·sin v, s·cos v).
-fn box_muller_f32_uniforms(x: u32, y: u32) -> (f32, f32) {
-    let u = (x as f32).mul_add(TWO_POW32_INV, TWO_POW32_INV / 2.0);
-    let v = (y as f32).mul_add(TWO_POW32_INV_2PI, TWO_POW32_INV_2PI / 2.0);
+/// One output of cuRAND's `_curand_box_muller`: `s·sin v` (first) or `s·cos v` (second).
+fn box_muller(x: u32, y: u32, second: bool) -> f32 {
+    let u = fma_f32(x as f32, TWO_POW32_INV, TWO_POW32_INV / 2.0);
+    let v = fma_f32(y as f32, TWO_POW32_INV_2PI, TWO_POW32_INV_2PI / 2.0);
     let s = (-2.0 * f64::from(u).ln()).sqrt();
-    let (sin, cos) = f64::from(v).sin_cos();
-    ((s * sin) as f32, (s * cos) as f32)
+    let angle = f64::from(v);
+    (s * if second { angle.cos() } else { angle.sin() }) as f32
 }
 
 #[cfg(test)]

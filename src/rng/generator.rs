@@ -3,6 +3,7 @@
 use super::cpu::{CpuGenerator, CpuKernel};
 use super::cuda::{CudaGenerator, GpuProfile};
 use super::nv::NvGenerator;
+use super::parallel::default_threads;
 use super::{RngError, RngSource};
 
 /// Which generator to build, and the details of the machine it imitates.
@@ -43,11 +44,17 @@ pub enum Generator {
 
 impl Generator {
     /// Fill `out` as one `torch.randn` call of a contiguous float32 tensor with `out.len()` elements.
+    /// Large fills use up to [`default_threads`] threads; the values do not depend on it.
     pub fn fill(&mut self, out: &mut [f32]) {
+        self.fill_threads(out, default_threads());
+    }
+
+    /// [`Self::fill`] on up to `threads` threads.
+    pub fn fill_threads(&mut self, out: &mut [f32], threads: usize) {
         match self {
-            Self::Gpu(g) => g.fill(out),
-            Self::Cpu(g) => g.fill(out),
-            Self::Nv(g) => g.fill(out),
+            Self::Gpu(g) => g.fill_threads(out, threads),
+            Self::Cpu(g) => g.fill_threads(out, threads),
+            Self::Nv(g) => g.fill_threads(out, threads),
         }
     }
 
@@ -130,6 +137,31 @@ mod tests {
             let b = nv.randn(4 * 64 * 64).expect("small");
             let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
             assert!(max < 2e-4, "max diff {max}");
+        }
+    }
+
+    #[test]
+    fn thread_count_does_not_change_values() {
+        let tiny_gpu = crate::rng::GpuProfile {
+            multiprocessors: 2,
+            max_threads_per_multiprocessor: 512,
+        };
+        for source in [RngSource::Gpu, RngSource::Cpu, RngSource::Nv] {
+            let settings = RandnSettings {
+                gpu: tiny_gpu,
+                ..RandnSettings::new(source)
+            };
+            let (mut a, mut b) = (settings.generator(77), settings.generator(77));
+            for n in [100_003, 40_000, 17] {
+                let mut x = vec![0.0; n];
+                let mut y = vec![0.0; n];
+                a.fill_threads(&mut x, 1);
+                b.fill_threads(&mut y, 5);
+                assert!(
+                    x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits()),
+                    "{source} {n}"
+                );
+            }
         }
     }
 

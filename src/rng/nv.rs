@@ -1,5 +1,6 @@
 //! The WebUI's "NV" source: modules/rng_philox.py, its NumPy imitation of `torch.randn` on CUDA.
 
+use super::parallel::{default_threads, for_chunks};
 use super::philox::{TWO_POW32_INV, TWO_POW32_INV_2PI, key, philox4x32_10};
 
 /// `rng_philox.Generator(seed)`.
@@ -23,10 +24,18 @@ impl NvGenerator {
 
     /// Fill `out` as `Generator.randn(shape)` with `out.len()` elements.
     pub fn fill(&mut self, out: &mut [f32]) {
-        for (i, v) in out.iter_mut().enumerate() {
-            let r = philox4x32_10([self.offset, 0, i as u32, 0], self.key);
-            *v = box_muller_f64(r[0], r[1]);
-        }
+        self.fill_threads(out, default_threads());
+    }
+
+    /// [`Self::fill`] on up to `threads` threads (same result for any count).
+    pub fn fill_threads(&mut self, out: &mut [f32], threads: usize) {
+        let (offset, key) = (self.offset, self.key);
+        for_chunks(out, threads, 1, |start, chunk| {
+            for (j, v) in chunk.iter_mut().enumerate() {
+                let r = philox4x32_10([offset, 0, (start + j) as u32, 0], key);
+                *v = box_muller_f64(r[0], r[1]);
+            }
+        });
         self.offset = self.offset.wrapping_add(1);
     }
 }
