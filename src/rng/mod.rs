@@ -10,6 +10,30 @@
 //!   one tree per image seed, for the SDE samplers ([`SdeNoise`]).
 //! * [`seeds`]: seed -1, batch seed lists, torch's mapping of negative seeds.
 //!
+//! # Use for one batch (what processing.py does)
+//! ```ignore
+//! let (all_seeds, all_subseeds) = seeds::all_seeds(fixed_seed(req.seed), fixed_seed(req.subseed), strength, n);
+//! let batch_seeds: Vec<u64> = all_seeds[range].iter().map(|&s| seeds::torch_seed(s)).collect();
+//! let mut rng = ImageRng::new(ImageRngConfig { subseeds, subseed_strength, seed_resize_from_h, seed_resize_from_w,
+//!     eta_noise_seed_delta, ..ImageRngConfig::new(RandnSettings::new(source), [4, h / 8, w / 8], batch_seeds.clone()) })?;
+//! let x = rng.next_noise();                      // starting noise (txt2img) / img2img noise
+//! let sde = BrownianTreeNoise::from_sigmas(settings, &batch_seeds, [4, h / 8, w / 8], &sigmas)?; // SDE samplers
+//! // hand `Box::new(rng)` (NoiseSource) and `Box::new(sde)` (SdeNoise) to the sampler
+//! ```
+//! Hires fix makes a new `ImageRng` at the second pass's latent size with the same seeds.
+//!
+//! # Exactness (goldens in tests/fixtures/rng, scripts in scripts/goldens and scripts/gpu)
+//! * CPU source: bit-exact with `torch.randn` (torch 2.11) for both of torch's kernels ([`CpuKernel`]),
+//!   tensors of 16+ elements and the scalar double path below 16 with its cached second value.
+//! * NV source: bit-exact with the WebUI's rng_philox.py.
+//! * GPU source: the same Philox stream and launch layout as torch on CUDA (bit-exact integers); the
+//!   float32 Box-Muller differs from CUDA's `logf`/`__sincosf` by a few ulps. Against the NV port it
+//!   agrees to a mean of 8e-8 and a maximum of about 2e-5 (where the float32 uniform `u` is near 1).
+//! * ImageRng: bit-exact with the WebUI's ImageRNG where no variation seed is involved; slerp to ~1e-6.
+//! * Brownian tree: bit-exact with k-diffusion + torchsde when the normals are (CPU, NV), except that
+//!   the final division uses a correctly rounded `sqrt` (as CUDA does; torch's CPU `sqrt` is 1 ulp off
+//!   on some values), so CPU results agree to < 1e-6.
+//!
 //! [`NoiseSource`]: crate::samplers::NoiseSource
 //! [`SdeNoise`]: crate::samplers::SdeNoise
 
