@@ -8,9 +8,11 @@
 mod decode;
 mod error;
 mod fit;
+mod latent;
 mod limits;
 mod pngmeta;
 mod resample;
+mod tensor;
 
 pub use decode::{
     DecodedImage, Format, ImageInfo, decode_base64, decode_bytes, decode_image, decode_init_image, decode_mask,
@@ -18,6 +20,10 @@ pub use decode::{
 };
 pub use error::ImageError;
 pub use fit::{ResizeMode, fit};
+pub use latent::{LatentResize, resize_latent};
 pub use limits::Limits;
 pub use pngmeta::{TextChunk, read_text_chunks};
 pub use resample::{Filter, resample_u8, resize, resize_box};
+pub use tensor::{
+    conditioning_mask_latent, images_to_tensor, inpainting_masked_image, tensor_to_images, txt2img_inpainting_image,
+};
