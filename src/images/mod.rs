@@ -5,24 +5,37 @@
 //! masking.py, infotext_utils.py, sd_vae_approx.py) with goldens from Pillow, OpenCV and torch
 //! under tests/fixtures/images (scripts in scripts/goldens/images_*.py).
 
+mod blur;
+mod composite;
 mod decode;
 mod error;
 mod fit;
+mod infotext;
+mod infotext_parse;
+mod inpaint;
 mod latent;
 mod limits;
+mod mask;
 mod pngmeta;
+mod pyfmt;
 mod resample;
 mod tensor;
 
+pub use blur::blur_mask;
 pub use decode::{
     DecodedImage, Format, ImageInfo, decode_base64, decode_bytes, decode_image, decode_init_image, decode_mask,
     encode_base64, probe, sniff_format,
 };
 pub use error::ImageError;
 pub use fit::{ResizeMode, fit};
+pub use infotext::{GenerationInfo, InfoValue, build_infotext, quote};
+pub use infotext_parse::{ParsedInfotext, find_params};
+pub use inpaint::{Img2ImgInputs, InpaintingFill, LatentMask, MaskOptions, PasteTo, PreparedMask, prepare_img2img};
 pub use latent::{LatentResize, resize_latent};
 pub use limits::Limits;
+pub use mask::{Region, expand_crop_region, fill, get_crop_region, invert};
 pub use pngmeta::{TextChunk, read_text_chunks};
+pub use pyfmt::{json_dumps_str, py_float};
 pub use resample::{Filter, resample_u8, resize, resize_box};
 pub use tensor::{
     conditioning_mask_latent, images_to_tensor, inpainting_masked_image, tensor_to_images, txt2img_inpainting_image,
