@@ -167,6 +167,8 @@ impl GenerationInfo {
             ("Size".into(), Some(format!("{}x{}", self.width, self.height).into())),
             ("Model hash".into(), s(&self.model_hash)),
             ("Model".into(), s(&self.model)),
+            ("FP8 weight".into(), None),
+            ("Cache FP16 weight for LoRA".into(), None),
             ("VAE hash".into(), s(&self.vae_hash)),
             ("VAE".into(), s(&self.vae)),
             (
