@@ -16,10 +16,14 @@ mod inpaint;
 mod latent;
 mod limits;
 mod mask;
+mod metadata;
+mod png;
 mod pngmeta;
+mod preview;
 mod pyfmt;
 mod resample;
 mod tensor;
+mod vae_approx_coefs;
 
 pub use blur::blur_mask;
 pub use decode::{
@@ -34,7 +38,10 @@ pub use inpaint::{Img2ImgInputs, InpaintingFill, LatentMask, MaskOptions, PasteT
 pub use latent::{LatentResize, resize_latent};
 pub use limits::Limits;
 pub use mask::{Region, expand_crop_region, fill, get_crop_region, invert};
+pub use metadata::{ImageMetadata, is_supported_image, read_metadata};
+pub use png::{PngCompression, encode_png, encode_png_with_infotext};
 pub use pngmeta::{TextChunk, read_text_chunks};
+pub use preview::{ApproxFamily, cheap_approximation, preview_base64, preview_png, upscale_nearest};
 pub use pyfmt::{json_dumps_str, py_float};
 pub use resample::{Filter, resample_u8, resize, resize_box};
 pub use tensor::{
