@@ -64,6 +64,9 @@ fn pillow_resize_and_webui_resize_image_are_exact() {
                         .into_raw()
                 }
             }
+            "lanczos_upscale" => images::upscale_lanczos_webui(&input.to_rgb8(), size[0], size[1])
+                .expect("up")
+                .into_raw(),
             _ => {
                 let mode = ResizeMode::from_api(case["mode"].as_i64().expect("mode")).expect("mode");
                 if gray {

@@ -97,6 +97,29 @@ def main():
                 n += 1
                 cases.append({"op": "resize_image", "input": f"in_{name}.png", "mode": mode, "size": list(size),
                               "output": save(out, f"out_{n:03}.png")})
+    # The WebUI's "Lanczos" upscaler (modules/upscaler.py Upscaler.upscale + UpscalerLanczos.do_upscale)
+    # as images.resize_image(0, im, w, h, upscaler_name="Lanczos") uses it for hires fix.
+    def webui_lanczos_upscale(img, w, h):
+        scale = max(w / img.width, h / img.height)
+        if scale > 1.0:
+            dest_w, dest_h = int((img.width * scale) // 8 * 8), int((img.height * scale) // 8 * 8)
+            for i in range(3):
+                if img.width >= dest_w and img.height >= dest_h and (i > 0 or scale != 1):
+                    break
+                shape = (img.width, img.height)
+                img = img.resize((int(img.width * scale), int(img.height * scale)), resample=LANCZOS)
+                if shape == (img.width, img.height):
+                    break
+            if img.width != dest_w or img.height != dest_h:
+                img = img.resize((int(dest_w), int(dest_h)), resample=LANCZOS)
+        if img.width != w or img.height != h:
+            img = img.resize((w, h), resample=LANCZOS)
+        return img
+
+    for name, size in [("rgb_37x23", (74, 46)), ("rgb_37x23", (100, 50)), ("rgb_50x90", (75, 135)), ("rgb_64x48", (32, 24))]:
+        n += 1
+        cases.append({"op": "lanczos_upscale", "input": f"in_{name}.png", "size": list(size),
+                      "output": save(webui_lanczos_upscale(inputs[name], *size), f"out_{n:03}.png")})
     # Decoding: JPEG (libjpeg-turbo via Pillow) and WebP as Pillow decodes them, EXIF orientation.
     src = test_picture(48, 32, 9)
     src.save(os.path.join(OUT, "dec_q90.jpg"), quality=90)

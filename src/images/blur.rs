@@ -23,7 +23,7 @@ pub(crate) fn cv_gaussian_kernel_q8(n: usize, sigma: f64) -> Vec<u32> {
         })
         .collect();
     let mut sum = values.iter().sum::<f64>() * 2.0 + 1.0;
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         sum += 1.0;
     }
     let mul1 = 1.0 / sum;
@@ -38,7 +38,7 @@ pub(crate) fn cv_gaussian_kernel_q8(n: usize, sigma: f64) -> Vec<u32> {
         out[n - 1 - i] = t;
     }
     out[n2] = 256u32.saturating_sub(2 * prev);
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         out[n2 + 1] = out[n2];
     }
     out

@@ -252,8 +252,8 @@ impl DecodedImage {
             let mut out = RgbImage::new(w, h);
             for (o, p) in out.pixels_mut().zip(rgba.pixels()) {
                 let a = p.0[3];
-                for c in 0..3 {
-                    o.0[c] = blend255(bg[c], p.0[c], a);
+                for ((oc, &b), &c) in o.0.iter_mut().zip(&bg).zip(&p.0[..3]) {
+                    *oc = blend255(b, c, a);
                 }
             }
             out

@@ -167,3 +167,47 @@ mod tests {
         paste(&mut dst, &src, 10, 10);
     }
 }
+
+/// The WebUI's built-in "Lanczos" upscaler as `images.resize_image(0, im, w, h, "Lanczos")` uses it
+/// (hires fix with `hr_upscaler: "Lanczos"`): `Upscaler.upscale` repeats `do_upscale` (a Lanczos
+/// resize by the scale) until the image covers the size rounded down to a multiple of 8, resizes to
+/// that size, then resizes to `w × h` when they differ. Without enlargement it is a plain Lanczos
+/// resize. "None" (and no upscaler) is [`fit`] with [`ResizeMode::Just`].
+pub fn upscale_lanczos_webui(im: &image::RgbImage, w: u32, h: u32) -> Result<image::RgbImage, ImageError> {
+    if w == 0 || h == 0 {
+        return Err(ImageError::InvalidSize { width: w, height: h });
+    }
+    let (iw, ih) = im.dimensions();
+    if iw == 0 || ih == 0 {
+        return Err(ImageError::Empty);
+    }
+    let scale = (f64::from(w) / f64::from(iw)).max(f64::from(h) / f64::from(ih));
+    let mut img = im.clone();
+    if scale > 1.0 {
+        let dest_w = ((f64::from(iw) * scale) / 8.0).floor() * 8.0;
+        let dest_h = ((f64::from(ih) * scale) / 8.0).floor() * 8.0;
+        for i in 0..3 {
+            if f64::from(img.width()) >= dest_w && f64::from(img.height()) >= dest_h && (i > 0 || scale != 1.0) {
+                break;
+            }
+            let shape = img.dimensions();
+            let nw = (f64::from(img.width()) * scale) as u32;
+            let nh = (f64::from(img.height()) * scale) as u32;
+            if nw == 0 || nh == 0 || u64::from(nw) * u64::from(nh) > 1 << 28 {
+                return Err(ImageError::InvalidSize { width: nw, height: nh });
+            }
+            img = resize(&img, nw, nh, Filter::Lanczos)?;
+            if shape == img.dimensions() {
+                break;
+            }
+        }
+        let (dw, dh) = (dest_w as u32, dest_h as u32);
+        if (img.width(), img.height()) != (dw, dh) && dw > 0 && dh > 0 {
+            img = resize(&img, dw, dh, Filter::Lanczos)?;
+        }
+    }
+    if img.dimensions() != (w, h) {
+        img = resize(&img, w, h, Filter::Lanczos)?;
+    }
+    Ok(img)
+}

@@ -47,12 +47,17 @@ pub fn read_metadata(bytes: &[u8], limits: &Limits) -> Result<ImageMetadata, Ima
     } else if let Some(c) = comment {
         infotext = Some(decode_utf8_ignore(&c));
     }
-    if items.iter().any(|t| t.keyword == "Software" && t.text == "NovelAI") {
-        if let Some(t) = novelai_infotext(&items, info.width, info.height) {
-            infotext = Some(t);
-        }
+    if items.iter().any(|t| t.keyword == "Software" && t.text == "NovelAI")
+        && let Some(t) = novelai_infotext(&items, info.width, info.height)
+    {
+        infotext = Some(t);
     }
     Ok(ImageMetadata { infotext, items })
+}
+
+/// [`read_metadata`] for base64 text (with or without a `data:` prefix), as the png-info route gets it.
+pub fn read_metadata_base64(text: &str, limits: &Limits) -> Result<ImageMetadata, ImageError> {
+    read_metadata(&super::decode_base64(text, limits)?, limits)
 }
 
 fn decode_utf8_ignore(b: &[u8]) -> String {

@@ -31,14 +31,14 @@ pub use decode::{
     encode_base64, probe, sniff_format,
 };
 pub use error::ImageError;
-pub use fit::{ResizeMode, fit};
+pub use fit::{ResizeMode, fit, upscale_lanczos_webui};
 pub use infotext::{GenerationInfo, InfoValue, build_infotext, quote};
 pub use infotext_parse::{ParsedInfotext, find_params};
 pub use inpaint::{Img2ImgInputs, InpaintingFill, LatentMask, MaskOptions, PasteTo, PreparedMask, prepare_img2img};
 pub use latent::{LatentResize, resize_latent};
 pub use limits::Limits;
 pub use mask::{Region, expand_crop_region, fill, get_crop_region, invert};
-pub use metadata::{ImageMetadata, is_supported_image, read_metadata};
+pub use metadata::{ImageMetadata, is_supported_image, read_metadata, read_metadata_base64};
 pub use png::{PngCompression, encode_png, encode_png_with_infotext};
 pub use pngmeta::{TextChunk, read_text_chunks};
 pub use preview::{ApproxFamily, cheap_approximation, preview_base64, preview_png, upscale_nearest};
