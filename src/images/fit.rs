@@ -130,44 +130,6 @@ pub fn fit<P: Pixel<Subpixel = u8>>(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use image::RgbImage;
-
-    #[test]
-    fn output_sizes() {
-        let img = RgbImage::from_fn(60, 30, |x, y| image::Rgb([x as u8, y as u8, 3]));
-        for mode in [
-            ResizeMode::Just,
-            ResizeMode::CropAndResize,
-            ResizeMode::ResizeAndFill,
-            ResizeMode::LatentUpscale,
-        ] {
-            for (w, h) in [(32, 32), (64, 16), (1, 1), (100, 7)] {
-                match fit(&img, mode, w, h) {
-                    Ok(r) => assert_eq!(r.dimensions(), (w, h), "{mode:?}"),
-                    // Fitting 60x30 into 1x1 leaves a 1x0 image: Pillow refuses it too.
-                    Err(e) => assert!((w, h) == (1, 1) && mode != ResizeMode::Just, "{mode:?} {e}"),
-                }
-            }
-        }
-        assert!(fit(&img, ResizeMode::Just, 0, 5).is_err());
-        assert!(ResizeMode::from_api(4).is_err());
-    }
-
-    #[test]
-    fn paste_clips() {
-        let mut dst = RgbImage::new(4, 4);
-        let src = RgbImage::from_pixel(3, 3, image::Rgb([9, 9, 9]));
-        paste(&mut dst, &src, -1, 2);
-        assert_eq!(dst.get_pixel(0, 2).0, [9, 9, 9]);
-        assert_eq!(dst.get_pixel(2, 2).0, [0, 0, 0]);
-        assert_eq!(dst.get_pixel(1, 3).0, [9, 9, 9]);
-        paste(&mut dst, &src, 10, 10);
-    }
-}
-
 /// The WebUI's built-in "Lanczos" upscaler as `images.resize_image(0, im, w, h, "Lanczos")` uses it
 /// (hires fix with `hr_upscaler: "Lanczos"`): `Upscaler.upscale` repeats `do_upscale` (a Lanczos
 /// resize by the scale) until the image covers the size rounded down to a multiple of 8, resizes to
@@ -210,4 +172,42 @@ pub fn upscale_lanczos_webui(im: &image::RgbImage, w: u32, h: u32) -> Result<ima
         img = resize(&img, w, h, Filter::Lanczos)?;
     }
     Ok(img)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::RgbImage;
+
+    #[test]
+    fn output_sizes() {
+        let img = RgbImage::from_fn(60, 30, |x, y| image::Rgb([x as u8, y as u8, 3]));
+        for mode in [
+            ResizeMode::Just,
+            ResizeMode::CropAndResize,
+            ResizeMode::ResizeAndFill,
+            ResizeMode::LatentUpscale,
+        ] {
+            for (w, h) in [(32, 32), (64, 16), (1, 1), (100, 7)] {
+                match fit(&img, mode, w, h) {
+                    Ok(r) => assert_eq!(r.dimensions(), (w, h), "{mode:?}"),
+                    // Fitting 60x30 into 1x1 leaves a 1x0 image: Pillow refuses it too.
+                    Err(e) => assert!((w, h) == (1, 1) && mode != ResizeMode::Just, "{mode:?} {e}"),
+                }
+            }
+        }
+        assert!(fit(&img, ResizeMode::Just, 0, 5).is_err());
+        assert!(ResizeMode::from_api(4).is_err());
+    }
+
+    #[test]
+    fn paste_clips() {
+        let mut dst = RgbImage::new(4, 4);
+        let src = RgbImage::from_pixel(3, 3, image::Rgb([9, 9, 9]));
+        paste(&mut dst, &src, -1, 2);
+        assert_eq!(dst.get_pixel(0, 2).0, [9, 9, 9]);
+        assert_eq!(dst.get_pixel(2, 2).0, [0, 0, 0]);
+        assert_eq!(dst.get_pixel(1, 3).0, [9, 9, 9]);
+        paste(&mut dst, &src, 10, 10);
+    }
 }

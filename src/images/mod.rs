@@ -2,8 +2,18 @@
 //! tensors ⇄ images, infotext, PNG output with metadata, and cheap latent previews.
 //!
 //! Everything here follows the AUTOMATIC1111 WebUI's behaviour (modules/images.py, processing.py,
-//! masking.py, infotext_utils.py, sd_vae_approx.py) with goldens from Pillow, OpenCV and torch
-//! under tests/fixtures/images (scripts in scripts/goldens/images_*.py).
+//! masking.py, infotext_utils.py, sd_vae_approx.py, api/api.py) with goldens from Pillow 9.5.0 (the
+//! WebUI's pin), OpenCV and torch under tests/fixtures/images (scripts/goldens/images_*.py).
+//!
+//! The usual paths:
+//! - img2img: [`decode_init_image`] / [`decode_mask`] → [`prepare_img2img`] → [`images_to_tensor`]
+//!   (VAE encode) … [`PreparedMask::latent_mask`] for the sampler, [`inpainting_masked_image`] +
+//!   [`conditioning_mask_latent`] for 9-channel models … VAE decode → [`tensor_to_images`] →
+//!   [`PreparedMask::apply_overlay`].
+//! - output: [`GenerationInfo::to_infotext`] → [`encode_png_with_infotext`] → [`encode_base64`].
+//! - png-info: [`read_metadata_base64`] → [`ParsedInfotext::parse`] → [`ParsedInfotext::to_webui_dict`].
+//! - hires fix: [`resize_latent`] ([`LatentResize`]) or [`upscale_lanczos_webui`].
+//! - progress: [`preview_base64`].
 
 mod blur;
 mod composite;
