@@ -4,6 +4,9 @@
 //! receives the denoised result. It never calls a model, so the device worker can batch the
 //! evaluations of many jobs into one UNet call.
 
+// STUB until samplers lands (registry.rs is a placeholder for the API layer).
+pub mod registry;
+
 use ndarray::Array4;
 
 /// Latents `[batch, channels, height, width]`, always f32 on the host.
