@@ -66,33 +66,62 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "the request body is empty; send a JSON object".into(),
         ));
     }
+    // Syntax first, so that any unparsable body is reported as such whatever its first token.
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        return Err(ApiError::MalformedJson(e.to_string()));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            use serde_json::error::Category;
-            match inner.classify() {
-                Category::Syntax | Category::Eof | Category::Io => Err(ApiError::MalformedJson(inner.to_string())),
-                Category::Data => {
-                    let field = if path == "." { "body".to_string() } else { path };
-                    let msg = strip_position(&inner.to_string());
-                    Err(ApiError::Validation(vec![FieldError {
-                        loc: std::iter::once("body".to_string())
-                            .chain(
-                                field
-                                    .split('.')
-                                    .filter(|s| !s.is_empty() && *s != "body")
-                                    .map(String::from),
-                            )
-                            .collect(),
-                        msg,
-                    }]))
-                }
+            if path != "." && !path.is_empty() {
+                return Err(ApiError::Validation(vec![FieldError {
+                    loc: std::iter::once("body".to_string())
+                        .chain(path.split('.').filter(|s| !s.is_empty()).map(String::from))
+                        .collect(),
+                    msg: strip_position(&inner.to_string()),
+                }]));
+            }
+            let fields = culprits::<T>(body);
+            if fields.is_empty() {
+                Err(ApiError::Validation(vec![FieldError {
+                    loc: vec!["body".into()],
+                    msg: strip_position(&inner.to_string()),
+                }]))
+            } else {
+                Err(ApiError::Validation(fields))
             }
         }
     }
+}
+
+/// Which top-level fields make `T` fail (flattened structs lose the path): each field is tried
+/// alone (with `type`, the tag of tagged requests). Empty when the fault is not a field's.
+fn culprits<T: DeserializeOwned>(body: &[u8]) -> Vec<FieldError> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return vec![];
+    };
+    let mut base = serde_json::Map::new();
+    if let Some(t) = map.get("type") {
+        base.insert("type".into(), t.clone());
+    }
+    if serde_json::from_value::<T>(serde_json::Value::Object(base.clone())).is_err() {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    for (k, v) in &map {
+        if k == "type" {
+            continue;
+        }
+        let mut probe = base.clone();
+        probe.insert(k.clone(), v.clone());
+        if let Err(e) = serde_json::from_value::<T>(serde_json::Value::Object(probe)) {
+            out.push(FieldError::new(k, strip_position(&e.to_string())));
+        }
+    }
+    out
 }
 
 /// serde_json appends " at line L column C"; the field path says more.
@@ -122,5 +151,6 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse_json::<T>(br#"{"width": 8, "unknown": 1}"#).is_ok());
+        assert!(matches!(parse_json::<T>(b"[1, 2"), Err(ApiError::MalformedJson(_))));
     }
 }

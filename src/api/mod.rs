@@ -308,6 +308,9 @@ pub async fn serve(ctx: ServeContext) -> std::io::Result<()> {
     let state = ctx.state.clone();
     let mut server = actix_web::HttpServer::new(move || build_app(state.clone()))
         .disable_signals()
+        // A client that closes its side has gone: stop handling its request, so the handler's
+        // future is dropped and its job cancelled (the ticket's drop guard).
+        .h1_allow_half_closed(false)
         .shutdown_timeout(30);
     if let Some(n) = ctx.http_workers {
         server = server.workers(n.max(1));

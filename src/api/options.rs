@@ -70,7 +70,7 @@ const DEFAULTS: &str = r#"{
         "api_enable_requests": false,
         "api_forbid_local_requests": true,
         "hide_samplers": [],
-        "disable_weights_auto_swap": true,
+        "disable_weights_auto_swap": true
     }"#;
 
 fn defaults() -> Map<String, Value> {
@@ -234,6 +234,13 @@ mod tests {
         assert!(check_setting("randn_source", &json!("TPU"), None).is_err());
         assert!(check_setting("eta_noise_seed_delta", &json!(-1), None).is_err());
         assert!(check_setting("jpeg_quality", &json!("high"), Some(&json!(80))).is_err());
+    }
+
+    #[test]
+    fn the_defaults_parse() {
+        let d = defaults();
+        assert!(d.len() > 40);
+        assert_eq!(d["CLIP_stop_at_last_layers"], json!(1));
     }
 
     #[test]

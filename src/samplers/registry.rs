@@ -38,6 +38,14 @@ const SCHEDULERS: &[(&str, &str)] = &[
     ("uniform", "Uniform"),
     ("karras", "Karras"),
     ("exponential", "Exponential"),
+    ("polyexponential", "Polyexponential"),
+    ("sgm_uniform", "SGM Uniform"),
+    ("kl_optimal", "KL Optimal"),
+    ("align_your_steps", "Align Your Steps"),
+    ("simple", "Simple"),
+    ("normal", "Normal"),
+    ("ddim", "DDIM"),
+    ("beta", "Beta"),
 ];
 
 pub fn list_samplers() -> Vec<SamplerInfo> {
