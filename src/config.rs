@@ -211,6 +211,9 @@ pub struct LimitArgs {
     /// Seconds a finished job is kept.
     #[arg(long, env = "SDGATE_JOB_TTL", default_value_t = 3600)]
     pub job_ttl: u64,
+    /// Bytes of images the kept jobs may hold in memory (the oldest jobs are dropped first).
+    #[arg(long, env = "SDGATE_JOB_RETENTION_BYTES", default_value_t = 512 * 1024 * 1024)]
+    pub job_retention_bytes: usize,
 }
 
 impl ServerArgs {

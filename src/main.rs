@@ -23,13 +23,10 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => serve(*args),
-        Command::Openapi => {
-            print!("{}", sdgate::api::openapi_json());
-            Ok(())
-        }
+        Command::Openapi => write_stdout(&sdgate::api::openapi_json()),
         Command::Config(args) => serde_json::to_string_pretty(&*args)
-            .map(|s| println!("{s}"))
-            .map_err(Into::into),
+            .map_err(anyhow::Error::from)
+            .and_then(|s| write_stdout(&format!("{s}\n"))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -37,6 +34,15 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Print without panicking when the reader has gone (`sdgate openapi | head`).
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(Into::into),
     }
 }
 

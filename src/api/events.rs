@@ -108,7 +108,7 @@ async fn next(mut s: Stream) -> Option<(Result<Bytes, Infallible>, Stream)> {
 /// Server-sent events of one job: progress, preview, then done or failed.
 #[utoipa::path(tag = "jobs", params(("id" = String, Path, description = "Job id")), responses(
     (status = 200, description = "An event stream (text/event-stream)", content_type = "text/event-stream", body = String),
-    (status = 404, body = ErrorBody)))]
+    (status = 404, description = "No such job or image", body = ErrorBody)))]
 #[get("/v1/jobs/{id}/events")]
 pub async fn job_events(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;

@@ -187,7 +187,7 @@ pub async fn create_job(state: web::Data<AppState>, body: ApiJson<JobRequest>) -
 }
 
 /// The jobs kept, newest first.
-#[utoipa::path(tag = "jobs", params(ListQuery), responses((status = 200, body = JobList), (status = 422, body = ErrorBody)))]
+#[utoipa::path(tag = "jobs", params(ListQuery), responses((status = 200, description = "OK", body = JobList), (status = 422, description = "Invalid request", body = ErrorBody)))]
 #[get("/v1/jobs")]
 pub async fn list_jobs(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let job_state = match query.state.as_deref() {
@@ -217,7 +217,7 @@ pub async fn list_jobs(state: web::Data<AppState>, query: web::Query<ListQuery>)
 
 /// One job: state, progress, ETA, preview, images, info.
 #[utoipa::path(tag = "jobs", params(("id" = String, Path, description = "Job id")), responses(
-    (status = 200, body = JobView), (status = 404, body = ErrorBody)))]
+    (status = 200, description = "OK", body = JobView), (status = 404, description = "No such job or image", body = ErrorBody)))]
 #[get("/v1/jobs/{id}")]
 pub async fn get_job(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(JobView::from_record(&find(&state, &id)?)))
@@ -226,7 +226,7 @@ pub async fn get_job(state: web::Data<AppState>, id: web::Path<String>) -> Resul
 /// Cancel: a queued job is removed (`cancelled`); a running one is interrupted (`interrupted`, with
 /// the images finished so far). An ended job is returned unchanged.
 #[utoipa::path(tag = "jobs", params(("id" = String, Path, description = "Job id")), responses(
-    (status = 200, body = JobView), (status = 404, body = ErrorBody)))]
+    (status = 200, description = "OK", body = JobView), (status = 404, description = "No such job or image", body = ErrorBody)))]
 #[delete("/v1/jobs/{id}")]
 pub async fn cancel_job(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
@@ -236,7 +236,7 @@ pub async fn cancel_job(state: web::Data<AppState>, id: web::Path<String>) -> Re
 
 /// The latest preview of a running job.
 #[utoipa::path(tag = "jobs", params(("id" = String, Path, description = "Job id")), responses(
-    (status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = ErrorBody)))]
+    (status = 200, description = "OK", content_type = "image/png", body = Vec<u8>), (status = 404, description = "No such job or image", body = ErrorBody)))]
 #[get("/v1/jobs/{id}/preview.png")]
 pub async fn job_preview(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let rec = find(&state, &id)?;
@@ -253,7 +253,7 @@ pub async fn job_preview(state: web::Data<AppState>, id: web::Path<String>) -> R
 #[utoipa::path(tag = "jobs", params(
     ("id" = String, Path, description = "Job id"),
     ("file" = String, Path, description = "`<index>.png`, e.g. `0.png`"),
-), responses((status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = ErrorBody)))]
+), responses((status = 200, description = "OK", content_type = "image/png", body = Vec<u8>), (status = 404, description = "No such job or image", body = ErrorBody)))]
 #[get("/v1/images/{id}/{file}")]
 pub async fn job_image(
     state: web::Data<AppState>,

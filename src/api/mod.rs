@@ -95,6 +95,7 @@ impl ApiSettings {
         };
         limits.image.max_encoded_bytes = l.max_body_bytes;
         limits.image.max_side = l.max_input_image_side;
+        // Half the square of the side: 8192 allows 8192×4096 (32 Mpx), what the images module defaults to.
         limits.image.max_pixels = u64::from(l.max_input_image_side) * u64::from(l.max_input_image_side) / 2;
         ApiSettings {
             auth: args.server.api_auth.clone(),
@@ -107,6 +108,7 @@ impl ApiSettings {
             retention: Retention {
                 max_finished: l.job_retention,
                 ttl: Duration::from_secs(l.job_ttl),
+                max_bytes: l.job_retention_bytes,
             },
             poll_interval: DEFAULT_POLL_INTERVAL,
             cmd_flags: cmd_flags(args),

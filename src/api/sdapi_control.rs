@@ -24,7 +24,7 @@ pub struct ProgressQuery {
 }
 
 /// Progress of the oldest running job, in the WebUI's shape (0 and an idle state when nothing runs).
-#[utoipa::path(tag = "sdapi", params(ProgressQuery), responses((status = 200, body = ProgressResponse)))]
+#[utoipa::path(tag = "sdapi", params(ProgressQuery), responses((status = 200, description = "OK", body = ProgressResponse)))]
 #[get("/sdapi/v1/progress")]
 pub async fn progress(state: web::Data<AppState>, query: web::Query<ProgressQuery>) -> HttpResponse {
     HttpResponse::Ok().json(progress_now(&state, query.skip_current_image))
@@ -110,7 +110,7 @@ pub async fn skip(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Every setting, including sd_model_checkpoint (the current model's title) and sd_checkpoint_hash.
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Object,
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Object,
     example = json!({"sd_model_checkpoint": "v1-5-pruned-emaonly [6ce0161689]", "CLIP_stop_at_last_layers": 1,
         "eta_noise_seed_delta": 0, "randn_source": "GPU"}))))]
 #[get("/sdapi/v1/options")]
@@ -133,7 +133,7 @@ pub async fn set_options(
 }
 
 /// Rescan the model folders. Answers null.
-#[utoipa::path(tag = "sdapi", responses((status = 200, description = "null"), (status = 500, body = ErrorBody)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "null"), (status = 500, description = "Internal fault", body = ErrorBody)))]
 #[post("/sdapi/v1/refresh-checkpoints")]
 pub async fn refresh_checkpoints(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let registry = state.registry.clone();

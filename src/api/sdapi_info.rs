@@ -9,7 +9,7 @@ use super::responses::*;
 use crate::samplers::registry as sampler_registry;
 
 /// The models found (--model-dir, --ckpt-dir); `title` is what sd_model_checkpoint takes.
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<SdModelItem>)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<SdModelItem>)))]
 #[get("/sdapi/v1/sd-models")]
 pub async fn sd_models(state: web::Data<AppState>) -> HttpResponse {
     let items: Vec<SdModelItem> = state
@@ -31,7 +31,8 @@ pub async fn sd_models(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(items)
 }
 
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<SamplerItem>)))]
+/// The samplers (name, aliases, options such as the default schedule).
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<SamplerItem>)))]
 #[get("/sdapi/v1/samplers")]
 pub async fn samplers() -> HttpResponse {
     let items: Vec<SamplerItem> = sampler_registry::list_samplers()
@@ -45,7 +46,8 @@ pub async fn samplers() -> HttpResponse {
     HttpResponse::Ok().json(items)
 }
 
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<SchedulerItem>)))]
+/// The schedule types ("Automatic" = the sampler's default).
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<SchedulerItem>)))]
 #[get("/sdapi/v1/schedulers")]
 pub async fn schedulers() -> HttpResponse {
     let items: Vec<SchedulerItem> = sampler_registry::list_schedulers()
@@ -62,7 +64,7 @@ pub async fn schedulers() -> HttpResponse {
 }
 
 /// Pixel upscalers for hires fix (plain resamplers; no model-based upscaler yet).
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<UpscalerItem>)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<UpscalerItem>)))]
 #[get("/sdapi/v1/upscalers")]
 pub async fn upscalers() -> HttpResponse {
     let items: Vec<UpscalerItem> = catalog::UPSCALERS
@@ -78,7 +80,8 @@ pub async fn upscalers() -> HttpResponse {
     HttpResponse::Ok().json(items)
 }
 
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<LatentUpscalerModeItem>)))]
+/// The hires-fix latent upscale modes.
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<LatentUpscalerModeItem>)))]
 #[get("/sdapi/v1/latent-upscale-modes")]
 pub async fn latent_upscale_modes() -> HttpResponse {
     let items: Vec<LatentUpscalerModeItem> = catalog::LATENT_UPSCALE_MODES
@@ -89,69 +92,70 @@ pub async fn latent_upscale_modes() -> HttpResponse {
 }
 
 /// Textual-inversion embeddings (none are loaded yet).
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = EmbeddingsResponse)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = EmbeddingsResponse)))]
 #[get("/sdapi/v1/embeddings")]
 pub async fn embeddings() -> HttpResponse {
     HttpResponse::Ok().json(EmbeddingsResponse::default())
 }
 
 /// Separate VAE files (none: the VAE is part of the model folder).
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<SdVaeItem>)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<SdVaeItem>)))]
 #[get("/sdapi/v1/sd-vae")]
 pub async fn sd_vae() -> HttpResponse {
     HttpResponse::Ok().json(Vec::<SdVaeItem>::new())
 }
 
 /// LoRA files (none are listed yet).
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<LoraItem>)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<LoraItem>)))]
 #[get("/sdapi/v1/loras")]
 pub async fn loras() -> HttpResponse {
     HttpResponse::Ok().json(Vec::<LoraItem>::new())
 }
 
 /// Always empty: sdgate has no hypernetworks.
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<HypernetworkItem>)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<HypernetworkItem>)))]
 #[get("/sdapi/v1/hypernetworks")]
 pub async fn hypernetworks() -> HttpResponse {
     HttpResponse::Ok().json(Vec::<HypernetworkItem>::new())
 }
 
 /// Always empty: sdgate has no face restorers.
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<FaceRestorerItem>)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<FaceRestorerItem>)))]
 #[get("/sdapi/v1/face-restorers")]
 pub async fn face_restorers() -> HttpResponse {
     HttpResponse::Ok().json(Vec::<FaceRestorerItem>::new())
 }
 
 /// Always empty: sdgate has no RealESRGAN models.
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<RealesrganItem>)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<RealesrganItem>)))]
 #[get("/sdapi/v1/realesrgan-models")]
 pub async fn realesrgan_models() -> HttpResponse {
     HttpResponse::Ok().json(Vec::<RealesrganItem>::new())
 }
 
 /// Always empty: sdgate has no saved prompt styles.
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<PromptStyleItem>)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<PromptStyleItem>)))]
 #[get("/sdapi/v1/prompt-styles")]
 pub async fn prompt_styles() -> HttpResponse {
     HttpResponse::Ok().json(Vec::<PromptStyleItem>::new())
 }
 
 /// Script names (none: sdgate runs no WebUI scripts).
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = ScriptsList)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = ScriptsList)))]
 #[get("/sdapi/v1/scripts")]
 pub async fn scripts() -> HttpResponse {
     HttpResponse::Ok().json(ScriptsList::default())
 }
 
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<ScriptInfo>)))]
+/// Script arguments (none: sdgate runs no WebUI scripts).
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<ScriptInfo>)))]
 #[get("/sdapi/v1/script-info")]
 pub async fn script_info() -> HttpResponse {
     HttpResponse::Ok().json(Vec::<ScriptInfo>::new())
 }
 
 /// Always empty: sdgate has no extensions.
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Vec<ExtensionItem>)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Vec<ExtensionItem>)))]
 #[get("/sdapi/v1/extensions")]
 pub async fn extensions() -> HttpResponse {
     HttpResponse::Ok().json(Vec::<ExtensionItem>::new())

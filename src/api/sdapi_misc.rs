@@ -12,7 +12,7 @@ use crate::images::{infotext, png};
 
 /// The text chunks of a PNG: `info` is the infotext, `parameters` its parsed fields.
 #[utoipa::path(tag = "sdapi", request_body = PngInfoRequest, responses(
-    (status = 200, body = PngInfoResponse),
+    (status = 200, description = "OK", body = PngInfoResponse),
     (status = 404, description = "No image sent", body = ErrorBody),
     (status = 422, description = "Not a readable PNG", body = ErrorBody),
 ))]
@@ -79,7 +79,7 @@ fn ram() -> Value {
 }
 
 /// Machine memory and the device workers.
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = MemoryResponse)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = MemoryResponse)))]
 #[get("/sdapi/v1/memory")]
 pub async fn memory(state: web::Data<AppState>) -> HttpResponse {
     let devices = state.backend.devices();
@@ -92,7 +92,7 @@ pub async fn memory(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The server's effective configuration (credentials redacted).
-#[utoipa::path(tag = "sdapi", responses((status = 200, body = Object)))]
+#[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = Object)))]
 #[get("/sdapi/v1/cmd-flags")]
 pub async fn cmd_flags(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(&state.settings.cmd_flags)

@@ -39,6 +39,8 @@ pub trait JobStore: Send + Sync + 'static {
 pub struct Retention {
     pub max_finished: usize,
     pub ttl: Duration,
+    /// Bytes of images (PNGs and previews) finished jobs may hold in all.
+    pub max_bytes: usize,
 }
 
 impl Default for Retention {
@@ -46,8 +48,18 @@ impl Default for Retention {
         Retention {
             max_finished: 200,
             ttl: Duration::from_secs(3600),
+            max_bytes: 512 * 1024 * 1024,
         }
     }
+}
+
+/// Bytes of images a record holds.
+fn image_bytes(r: &JobRecord) -> usize {
+    let out = r
+        .output
+        .as_ref()
+        .map_or(0, |o| o.images.iter().map(|i| i.png.len()).sum::<usize>());
+    out + r.preview.as_ref().map_or(0, |p| p.len())
 }
 
 #[derive(Default)]
@@ -117,21 +129,22 @@ impl JobStore for MemoryJobStore {
         let now = Utc::now();
         let ttl = chrono::Duration::from_std(self.retention.ttl).unwrap_or(chrono::Duration::MAX);
         let mut inner = self.inner.lock();
-        let finished = inner
-            .order
-            .iter()
-            .filter(|id| inner.records.get(id).is_some_and(|r| r.state.is_final()))
-            .count();
-        let mut excess = finished.saturating_sub(self.retention.max_finished);
+        let (mut finished, mut bytes) = (0usize, 0usize);
+        for r in inner.records.values().filter(|r| r.state.is_final()) {
+            finished += 1;
+            bytes += image_bytes(r);
+        }
         let Inner { records, order } = &mut *inner;
+        // Oldest first: drop expired jobs, then as many more as the count and byte limits need.
         order.retain(|id| {
             let Some(r) = records.get(id) else { return false };
             if !r.state.is_final() {
                 return true;
             }
             let expired = r.finished_at.is_some_and(|t| now.signed_duration_since(t) > ttl);
-            if excess > 0 || expired {
-                excess = excess.saturating_sub(1);
+            if expired || finished > self.retention.max_finished || bytes > self.retention.max_bytes {
+                finished -= 1;
+                bytes -= image_bytes(r);
                 records.remove(id);
                 false
             } else {
@@ -171,6 +184,7 @@ mod tests {
         let store = MemoryJobStore::new(Retention {
             max_finished: 2,
             ttl: Duration::from_secs(60),
+            ..Retention::default()
         });
         let active = rec();
         let active_id = active.id;
@@ -205,10 +219,35 @@ mod tests {
     }
 
     #[test]
+    fn keeps_images_within_the_byte_budget() {
+        let store = MemoryJobStore::new(Retention {
+            max_bytes: 250,
+            ..Retention::default()
+        });
+        let ids: Vec<JobId> = (0..3)
+            .map(|_| {
+                let r = rec();
+                let id = r.id;
+                store.insert(r);
+                store.update(id, &mut |r| {
+                    r.state = JobState::Succeeded;
+                    r.finished_at = Some(Utc::now());
+                    r.preview = Some(std::sync::Arc::new(vec![0u8; 100]));
+                });
+                id
+            })
+            .collect();
+        store.prune();
+        assert!(store.get(ids[0]).is_none(), "the oldest goes first");
+        assert!(store.get(ids[1]).is_some() && store.get(ids[2]).is_some());
+    }
+
+    #[test]
     fn expires_old_finished_jobs() {
         let store = MemoryJobStore::new(Retention {
             max_finished: 10,
             ttl: Duration::from_secs(0),
+            ..Retention::default()
         });
         let r = rec();
         let id = r.id;
