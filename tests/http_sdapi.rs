@@ -526,3 +526,86 @@ async fn every_answer_has_x_process_time() {
         assert!(res.headers().get("x-process-time").is_some(), "{}", res.status());
     }
 }
+
+#[actix_web::test]
+async fn infotext_fills_what_the_request_leaves_unset() {
+    let h = harness();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let infotext = "a castle\nNegative prompt: fog\nSteps: 4, Sampler: Euler a, Schedule type: Karras, CFG scale: 5.5, Seed: 42, Size: 64x128, Clip skip: 2, ENSD: 31337, RNG: NV";
+    let (status, v) = call_json!(
+        &app,
+        TestRequest::post()
+            .uri("/sdapi/v1/txt2img")
+            .set_json(json!({"infotext": infotext, "steps": 2}))
+    );
+    assert_eq!(status, 200, "{v}");
+    let job = &h.backend.accepted()[0];
+    assert_eq!(job.prompt, "a castle");
+    assert_eq!(job.negative_prompt, "fog");
+    assert_eq!(job.steps, 2, "the request's own value wins");
+    assert_eq!(
+        (job.width, job.height, job.cfg_scale, job.seed.seed),
+        (64, 128, 5.5, 42)
+    );
+    assert_eq!(
+        (job.sampler.sampler.as_str(), job.sampler.scheduler.as_str()),
+        ("Euler a", "Karras")
+    );
+    assert_eq!((job.clip_skip, job.seed.eta_noise_seed_delta), (2, 31337));
+    assert_eq!(job.seed.source, sdgate::pipeline::job::RngSource::Nv);
+}
+
+#[actix_web::test]
+async fn a_slow_generation_past_the_request_timeout_is_504_and_stopped() {
+    let settings = sdgate::api::ApiSettings {
+        request_timeout: Some(std::time::Duration::from_millis(100)),
+        ..Default::default()
+    };
+    let h = harness_with(
+        settings,
+        FakeConfig {
+            step_delay: std::time::Duration::from_millis(20),
+            ..FakeConfig::default()
+        },
+    );
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let (status, v) = call_json!(
+        &app,
+        TestRequest::post()
+            .uri("/sdapi/v1/txt2img")
+            .set_json(json!({"steps": 150, "width": 64, "height": 64}))
+    );
+    assert_eq!(status, 504, "{v}");
+    assert_eq!(v["type"], "timeout");
+    let jobs = h.state.jobs.clone();
+    eventually(|| jobs.live_count() == 0).await;
+    let page = jobs.list(&sdgate::jobs::JobQuery {
+        state: None,
+        offset: 0,
+        limit: 1,
+    });
+    assert!(matches!(
+        page.jobs[0].state,
+        sdgate::jobs::JobState::Interrupted | sdgate::jobs::JobState::Cancelled
+    ));
+}
+
+#[actix_web::test]
+async fn native_img2img_jobs() {
+    let h = harness();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let (status, v) = call_json!(
+        &app,
+        TestRequest::post().uri("/v1/jobs").set_json(
+            json!({"type": "img2img", "init_images": [b64_png(64, 64)], "steps": 2, "width": 64, "height": 64})
+        )
+    );
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["type"], "img2img");
+    let jobs = h.state.jobs.clone();
+    eventually(|| jobs.live_count() == 0).await;
+    assert!(matches!(
+        h.backend.accepted()[0].mode,
+        sdgate::pipeline::job::Mode::Img2Img { .. }
+    ));
+}
