@@ -6,21 +6,8 @@ use std::sync::Arc;
 
 use crate::models::ModelFolder;
 
-/// An 8-bit RGB image, row-major, `width * height * 3` bytes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RgbImage {
-    pub width: usize,
-    pub height: usize,
-    pub data: Vec<u8>,
-}
-
-/// An 8-bit single-channel image (masks), `width * height` bytes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GrayImage {
-    pub width: usize,
-    pub height: usize,
-    pub data: Vec<u8>,
-}
+/// 8-bit RGB and single-channel (mask) images, as the images module decodes them.
+pub use image::{GrayImage, RgbImage};
 
 /// Where the starting noise comes from (the WebUI's "Random number generator source").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

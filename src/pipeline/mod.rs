@@ -24,8 +24,6 @@ pub enum PipelineError {
     Prompt(String),
     #[error("image: {0}")]
     Image(String),
-    #[error("the job was cancelled before it started")]
-    Cancelled,
     #[error("the device worker stopped before the job finished")]
     WorkerGone,
     #[error("{0}")]

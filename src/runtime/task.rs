@@ -49,4 +49,6 @@ pub trait Task: Send {
     fn deliver(&mut self, outs: Vec<Array4<f32>>);
     /// Report a failure to the task's owner (called once, instead of a result).
     fn fail(&mut self, error: PipelineError);
+    /// The job was cancelled before it started: answer it as interrupted, with no images.
+    fn cancel(&mut self);
 }

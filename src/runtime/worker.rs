@@ -153,7 +153,7 @@ impl Worker {
         let Queued { job, control, reply } = q;
         if control.is_interrupted() {
             let mut task = (self.factory)(job, control, reply);
-            task.fail(PipelineError::Cancelled);
+            task.cancel();
             return;
         }
         let model = job.model.clone();

@@ -1,5 +1,11 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: model fixtures and tensors (here), and for the HTTP
+//! tests a fake backend (deterministic small PNGs, honours interrupt, skip and progress),
+//! temporary model folders and a live-server harness (fake.rs).
 #![allow(dead_code)]
+
+pub mod fake;
+#[allow(unused_imports)]
+pub use fake::*;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
