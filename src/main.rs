@@ -4,10 +4,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sdgate::api::{ApiSettings, AppState, ServeContext};
+use sdgate::config::DeviceSelection;
 use sdgate::config::{Command, ConfigError, ServeArgs};
 use sdgate::jobs::Metrics;
 use sdgate::models::ModelRegistry;
+use sdgate::pipeline::{Pipeline, warmup_job};
+use sdgate::prompt::ti::EmbeddingDb;
 use sdgate::runtime::backend::Backend;
+use sdgate::runtime::pool::{DevicePool, PoolConfig, Warmup, WorkerWarmup};
+use sdgate::runtime::provider::TensorRtOptions;
+use sdgate::runtime::worker::{Observer, WorkerConfig, WorkerEvent};
+use sdgate::runtime::{ProviderKind, ProviderOptions};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -49,7 +56,16 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let lib = sdgate::runtime::library::load(args.runtime.ort_lib.as_deref())?;
     tracing::info!("ONNX Runtime loaded from {}", lib.display());
-    let sources = args.models.sources()?;
+    let mut sources = args.models.sources()?;
+    if sources.folders.is_empty() && sources.ckpt_dir.is_none() {
+        let folder = sdgate::models::embedded::extract(&args.server.data_dir.join("cache"))
+            .context("writing out the embedded tiny model")?;
+        tracing::info!(
+            "no model given: serving the embedded tiny model from {}",
+            folder.root.display()
+        );
+        sources.folders.push(folder.root);
+    }
     let registry = Arc::new(ModelRegistry::new(sources).context("loading the model folders")?);
     for e in registry.list() {
         tracing::info!("model {} from {}", e.title(), e.folder.root.display());
@@ -63,7 +79,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("no model found: generation answers 503 until one is configured (--model-dir, --ckpt-dir)");
     }
     let metrics = Arc::new(Metrics::new());
-    let backend = start_backend(&args, &registry, &metrics)?;
+    let embeddings = match &args.models.embeddings_dir {
+        Some(dir) => EmbeddingDb::scan(dir).with_context(|| format!("reading embeddings from {}", dir.display()))?,
+        None => EmbeddingDb::empty(),
+    };
+    let pipeline = Pipeline::new(embeddings);
+    let backend = start_backend(&args, &registry, &metrics, &pipeline)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {
         let state = AppState::new(backend, registry, metrics, ApiSettings::from_args(&args));
@@ -78,51 +99,81 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// STUB until runtime::pool lands: the lead starts the device pool here (one worker per
-/// --device-id, --provider, --max-batch, --queue-limit, --trt-cache-dir; it reports step times to
-/// `metrics.observe_step`). Until then the server runs without a device: /ready is 503 and
-/// generation answers 503.
+/// One device worker per selected device, sharing the bounded queue; each loads the default model
+/// and runs a small warm-up generation before /ready turns true.
 fn start_backend(
     args: &ServeArgs,
-    _registry: &Arc<ModelRegistry>,
-    _metrics: &Arc<Metrics>,
+    registry: &Arc<ModelRegistry>,
+    metrics: &Arc<Metrics>,
+    pipeline: &Arc<Pipeline>,
 ) -> anyhow::Result<Arc<dyn Backend>> {
-    tracing::warn!("no device pool in this build: generation is unavailable");
-    Ok(Arc::new(NoBackend {
-        capacity: args.limits.queue_limit,
-    }))
-}
-
-// STUB until runtime::pool lands.
-struct NoBackend {
-    capacity: usize,
-}
-
-impl Backend for NoBackend {
-    fn submit(
-        &self,
-        _job: sdgate::pipeline::GenerationJob,
-        _control: Arc<sdgate::pipeline::JobControl>,
-    ) -> Result<
-        tokio::sync::oneshot::Receiver<sdgate::runtime::backend::JobResult>,
-        sdgate::runtime::backend::SubmitError,
-    > {
-        Err(sdgate::runtime::backend::SubmitError::NoWorker)
-    }
-    fn queue_depth(&self) -> usize {
-        0
-    }
-    fn queue_capacity(&self) -> usize {
-        self.capacity
-    }
-    fn is_ready(&self) -> bool {
-        false
-    }
-    fn devices(&self) -> Vec<sdgate::runtime::backend::DeviceStatus> {
-        vec![]
-    }
-    fn drain(&self) {}
-    fn in_flight(&self) -> usize {
-        0
-    }
+    let rt = &args.runtime;
+    let devices: Vec<i32> = match (&rt.device_id, rt.provider) {
+        (_, ProviderKind::Cpu) => vec![0],
+        (DeviceSelection::Ids(ids), _) => ids.clone(),
+        (DeviceSelection::All, _) => {
+            let n = std::fs::read_dir("/proc/driver/nvidia/gpus")
+                .map(|d| d.count())
+                .unwrap_or(0);
+            anyhow::ensure!(
+                n > 0,
+                "--device-id all: no NVIDIA GPU found under /proc/driver/nvidia/gpus"
+            );
+            (0..n as i32).collect()
+        }
+    };
+    let max_jobs = rt.max_batch.unwrap_or(if rt.provider.is_gpu() { 8 } else { 1 }).max(1);
+    let workers = devices
+        .iter()
+        .map(|&id| WorkerConfig {
+            device: if rt.provider.is_gpu() {
+                format!("cuda:{id}")
+            } else {
+                "cpu".into()
+            },
+            provider: ProviderOptions {
+                kind: rt.provider,
+                device_id: id,
+                fallback: rt.provider_fallback,
+                cuda_graph: false,
+                tensorrt: TensorRtOptions {
+                    fp16: true,
+                    cache_dir: Some(rt.trt_cache_dir(&args.server.data_dir)),
+                    ..TensorRtOptions::default()
+                },
+                intra_threads: 0,
+            },
+            max_jobs,
+            // cond + uncond rows of every merged job, up to 2 images each.
+            max_rows: 4 * max_jobs,
+        })
+        .collect();
+    let m = metrics.clone();
+    let observer: Observer = Arc::new(move |event| match event {
+        WorkerEvent::UnetCall { secs, .. } => m.observe_step(secs),
+    });
+    let reg = registry.clone();
+    let warmup: Warmup = Arc::new(move |w: &mut WorkerWarmup<'_>| {
+        let Some(model) = reg.current() else {
+            return Err("no model to warm up".into());
+        };
+        let started = std::time::Instant::now();
+        match w.run_job(warmup_job(model.folder.clone()))? {
+            Ok(_) => {
+                tracing::info!("warm-up generation done in {:.2} s", started.elapsed().as_secs_f64());
+                Ok(())
+            }
+            Err(e) => Err(format!("warm-up generation failed: {e}")),
+        }
+    });
+    let pool = DevicePool::start(
+        PoolConfig {
+            workers,
+            queue_capacity: args.limits.queue_limit,
+        },
+        pipeline.factory(),
+        Some(observer),
+        warmup,
+    );
+    Ok(pool)
 }

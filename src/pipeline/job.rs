@@ -10,16 +10,7 @@ use crate::models::ModelFolder;
 pub use image::{GrayImage, RgbImage};
 
 /// Where the starting noise comes from (the WebUI's "Random number generator source").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub enum RngSource {
-    /// torch.randn on CUDA (Philox), the WebUI's default; reproduced on any device.
-    #[default]
-    Gpu,
-    /// torch.randn on the CPU (mt19937).
-    Cpu,
-    /// The WebUI's NumPy port of the CUDA generator.
-    Nv,
-}
+pub use crate::rng::RngSource;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedSettings {

@@ -43,6 +43,9 @@ pub struct Queued {
 /// Turns an accepted job into a task a worker can drive (the pipeline provides it).
 pub type TaskFactory = Arc<dyn Fn(GenerationJob, Arc<JobControl>, Reply) -> Box<dyn Task> + Send + Sync>;
 
+/// What each worker runs before it takes jobs (load the default model, one small generation).
+pub type Warmup = Arc<dyn Fn(&mut WorkerWarmup<'_>) -> Result<(), String> + Send + Sync>;
+
 pub struct PoolConfig {
     pub workers: Vec<WorkerConfig>,
     /// Jobs that may wait (admission control: past this, submit fails with QueueFull).
@@ -68,12 +71,7 @@ pub struct DevicePool {
 impl DevicePool {
     /// Start one thread per configured device. `warmup` runs on each worker before it takes jobs
     /// (load the default model, one small generation) and decides its readiness.
-    pub fn start(
-        cfg: PoolConfig,
-        factory: TaskFactory,
-        observer: Option<Observer>,
-        warmup: Arc<dyn Fn(&mut WorkerWarmup<'_>) -> Result<(), String> + Send + Sync>,
-    ) -> Arc<Self> {
+    pub fn start(cfg: PoolConfig, factory: TaskFactory, observer: Option<Observer>, warmup: Warmup) -> Arc<Self> {
         let (tx, rx) = bounded::<Queued>(cfg.queue_capacity.max(1));
         let mut workers = Vec::new();
         for wc in cfg.workers {

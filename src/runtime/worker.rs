@@ -196,7 +196,7 @@ impl Worker {
                 }
             }
         }
-        let mut groups: BTreeMap<(usize, usize, usize, usize), Vec<((usize, usize), UnetRequest)>> = BTreeMap::new();
+        let mut groups: BTreeMap<(usize, usize, usize, usize), Vec<Keyed>> = BTreeMap::new();
         for (id, r) in requests {
             groups.entry(r.batch_key()).or_default().push((id, r));
         }
