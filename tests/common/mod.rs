@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod pool;
 #[allow(unused_imports)]
 pub use fake::*;
 
