@@ -112,7 +112,7 @@ def write_tokenizer_json(lines: list[str], out: str, vocab_and_merges: bool = Fa
     fast = CLIPTokenizer(vocab=encoder, merges=[tuple(m.split(" ")) for m in merges], unk_token="<|endoftext|>", bos_token="<|startoftext|>",
                          eos_token="<|endoftext|>", pad_token="<|endoftext|>", model_max_length=77)
     path = os.path.join(out, "tokenizer.json")
-    fast.backend_tokenizer.save(path)
+    fast.backend_tokenizer.save(path, pretty=False)  # compact: half the size of the indented form
     print(f"wrote {out}: 49408 tokens, {len(merges)} merges", file=sys.stderr)
     return path
 

@@ -67,6 +67,16 @@ def manifest(src: Loaded, name: str, graph_meta: dict) -> dict:
     }
 
 
+def token_table(weight: torch.Tensor, fp16_graph: bool) -> torch.Tensor:
+    """The token-embedding table as stored: float16 if the text encoder is float16, or if every value is
+    exactly representable in float16 (a checkpoint stored in fp16, as most SD 1.x files are: then float16
+    halves the file and loses nothing); float32 otherwise. The runtime converts it to the graph's precision."""
+    w = weight.detach().float()
+    half = w.half()
+    exact = bool(torch.equal(half.float(), w))  # NaN never compares equal: stays float32
+    return (half if fp16_graph or exact else w.clone()).contiguous()
+
+
 def write_tokenizer(out_dir: str, tokenizer: str | None) -> None:
     dest = os.path.join(out_dir, TOKENIZER)
     os.makedirs(os.path.dirname(dest), exist_ok=True)
@@ -107,8 +117,7 @@ def export_folder(src: Loaded, out_dir: str, *, name: str | None = None, fp16: b
     # Eager attention: explicit MatMul/Add(mask)/Softmax, the pattern ORT's CLIP fusion knows.
     src.text.set_attn_implementation("eager")
     half = {kind: fp16 and (fp16_vae or not kind.startswith("vae")) for kind in GRAPHS}
-    table = src.text.embeddings.token_embedding.weight.detach().clone()
-    table = table.to(torch.float16 if half["text_encoder"] else torch.float32).contiguous()
+    table = token_table(src.text.embeddings.token_embedding.weight, half["text_encoder"])
     meta = {}
     with graphs.make_tmp() as tmp:
         traced = {}
@@ -147,7 +156,9 @@ def export_folder(src: Loaded, out_dir: str, *, name: str | None = None, fp16: b
     from safetensors.torch import save_file
 
     save_file({"token_embedding": table}, os.path.join(out_dir, TOKEN_EMBEDDINGS))
-    progress(f"token embeddings: {TOKEN_EMBEDDINGS} {list(table.shape)} {meta['text_encoder']['precision']}")
+    dtype = {torch.float16: "fp16", torch.float32: "fp32"}[table.dtype]
+    lossless = " (every value exact in fp16)" if dtype == "fp16" and not half["text_encoder"] else ""
+    progress(f"token embeddings: {TOKEN_EMBEDDINGS} {list(table.shape)} {dtype}{lossless}")
     write_tokenizer(out_dir, tokenizer)
     progress(f"tokenizer: {TOKENIZER}")
     m = manifest(src, name or src.default_name, meta)

@@ -55,7 +55,8 @@ def test_manifest(exported):
     with safe_open(os.path.join(TINY_MODEL, t["token_embeddings"]), "pt") as f:
         assert list(f.keys()) == ["token_embedding"]
         table = f.get_tensor("token_embedding")
-    assert table.dtype == torch.float32 and list(table.shape) == [49408, 32]
+    # fp16 although the graphs are fp32: the checkpoint is fp16, so every value is exact in fp16
+    assert table.dtype == torch.float16 and list(table.shape) == [49408, 32]
 
 
 def _io(model):

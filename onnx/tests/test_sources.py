@@ -26,7 +26,7 @@ def test_ldm_round_trip_of_the_committed_checkpoint():
         assert torch.equal(again[k].to(v.dtype), v), k
     # the layout is the WebUI's: a few keys as they appear in v1-5-pruned-emaonly.safetensors
     for k in ("model.diffusion_model.input_blocks.0.0.weight", "model.diffusion_model.middle_block.1.proj_in.weight",
-              "model.diffusion_model.output_blocks.2.2.conv.weight", "model.diffusion_model.out.2.weight",
+              "model.diffusion_model.output_blocks.1.2.conv.weight", "model.diffusion_model.out.2.weight",
               "first_stage_model.encoder.mid.attn_1.q.weight", "first_stage_model.decoder.up.0.block.0.nin_shortcut.weight",
               "cond_stage_model.transformer.text_model.final_layer_norm.weight",
               "cond_stage_model.transformer.text_model.embeddings.position_ids"):
