@@ -9,7 +9,8 @@ We write vocab.json + merges.txt (the layout transformers' CLIPTokenizer reads) 
     python onnx/build_tokenizer.py --installed --out DIR   # the BPE file of an installed open_clip_torch
     python onnx/build_tokenizer.py --out DIR          # downloads the wheel from PyPI with pip
 
-The committed tests/fixtures/tiny-sd1/model/tokenizer/tokenizer.json is this script's output (pinned
+The committed onnx/tokenizer/tokenizer.json (which export.py copies into every model folder, and so into
+tests/fixtures/tiny-sd1/model/tokenizer/) is this script's output, written compactly (pinned
 transformers/tokenizers, onnx/requirements.txt); onnx/tests checks that it reproduces byte for byte.
 """
 from __future__ import annotations

@@ -2,7 +2,8 @@
 """Regenerate the committed tiny-model fixtures (byte-identically, with the pinned onnx/requirements.txt):
 
   tests/fixtures/tiny-sd1/checkpoint/tiny-sd1.safetensors   tiny SD 1.x model, LDM single-file keys, fp16
-  tests/fixtures/tiny-sd1/model/                            `export.py --checkpoint` of it (fp32, provider any)
+  tests/fixtures/tiny-sd1/model/                            `export.py --checkpoint` of it (fp32, provider any;
+                                                            tokenizer.json copied from onnx/tokenizer/)
   tests/fixtures/tiny-sd1/reference.safetensors             torch inputs/outputs per graph (names: onnx/README.md)
   tests/fixtures/tiny-sd1-inpaint/{model.json,unet/model.onnx,reference.safetensors}
                                                             a 9-channel UNet with the same text encoder and VAE
@@ -114,12 +115,7 @@ def build(root: str, log=print) -> None:
 
     model_dir = os.path.join(tiny, "model")
     if os.path.isdir(model_dir):
-        keep = os.path.join(model_dir, "tokenizer", "tokenizer.json")
-        for entry in os.listdir(model_dir):
-            p = os.path.join(model_dir, entry)
-            if entry != "tokenizer":
-                shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
-        assert not os.path.exists(keep) or os.path.isfile(keep)
+        shutil.rmtree(model_dir)
     folder.export_folder(sources.from_checkpoint(ckpt, "epsilon"), model_dir, name="tiny-sd1", quiet=True)
     log(f"wrote {model_dir}")
     tokenizer_json = os.path.join(model_dir, folder.TOKENIZER)
@@ -162,8 +158,6 @@ def main() -> int:
         build(FIXTURES)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copytree(os.path.join(FIXTURES, "tiny-sd1", "model", "tokenizer"),
-                        os.path.join(tmp, "tiny-sd1", "model", "tokenizer"))
         build(tmp, log=lambda *_: None)
         want, got = committed_files(FIXTURES), committed_files(tmp)
         bad = sorted(set(want) ^ set(got))

@@ -4,6 +4,7 @@ onnxruntime/transformers/models/stable_diffusion/optimize_pipeline.py and
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import onnx
@@ -184,13 +185,15 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     return m.model
 
 
-def optimize_cuda(path: str, kind: str, fp16: bool, num_heads: int = 0,
-                  hidden_size: int = 0) -> tuple[onnx.ModelProto, dict[str, int]]:
+def optimize_cuda(path: str, kind: str, fp16: bool, num_heads: int = 0, hidden_size: int = 0,
+                  timings: dict[str, float] | None = None) -> tuple[onnx.ModelProto, dict[str, int]]:
     """ORT's fusions for the CUDA execution provider (fused ops only the CUDA EP implements), then optionally
     float16 (keep_io_types=False). Runs on any machine: opt_level=0 uses no session.
 
     num_heads / hidden_size: needed for the CLIP text encoder, whose attention reshapes (transformers 5) use
-    -1 for the head count, so the fusion cannot read it from the graph."""
+    -1 for the head count, so the fusion cannot read it from the graph.
+    timings: if given, filled with the seconds of each step ("fuse", "fp16")."""
+    timings = {} if timings is None else timings
     optimizer, FusionOptions, _ = _import_transformers_tools()
     patch_numpy_2_4()
     model_type = MODEL_TYPE[kind]
@@ -202,12 +205,16 @@ def optimize_cuda(path: str, kind: str, fp16: bool, num_heads: int = 0,
     level = logging.getLogger("onnxruntime.transformers").level
     logging.getLogger("onnxruntime.transformers").setLevel(logging.WARNING)
     try:
+        t = time.monotonic()
         m = optimizer.optimize_model(path, model_type=model_type, num_heads=num_heads, hidden_size=hidden_size, opt_level=0,
                                      optimization_options=options, use_gpu=True)
+        timings["fuse"] = time.monotonic() - t
         if fp16:
+            t = time.monotonic()
             blocked = fp32_nodes(m.model)
             m.convert_float_to_float16(keep_io_types=False, node_block_list=blocked)
             _finish_fp16(m, blocked)
+            timings["fp16"] = time.monotonic() - t
         counts = fused_op_counts(m.model)
     finally:
         logging.getLogger("onnxruntime.transformers").setLevel(level)
