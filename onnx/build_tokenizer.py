@@ -9,7 +9,8 @@ We write vocab.json + merges.txt (the layout transformers' CLIPTokenizer reads) 
     python onnx/build_tokenizer.py --installed --out DIR   # the BPE file of an installed open_clip_torch
     python onnx/build_tokenizer.py --out DIR          # downloads the wheel from PyPI with pip
 
-The committed tests/fixtures/tiny-sd1/model/tokenizer/tokenizer.json is this script's output (pinned
+The committed onnx/tokenizer/tokenizer.json (which export.py copies into every model folder, and so into
+tests/fixtures/tiny-sd1/model/tokenizer/) is this script's output, written compactly (pinned
 transformers/tokenizers, onnx/requirements.txt); onnx/tests checks that it reproduces byte for byte.
 """
 from __future__ import annotations
@@ -112,7 +113,7 @@ def write_tokenizer_json(lines: list[str], out: str, vocab_and_merges: bool = Fa
     fast = CLIPTokenizer(vocab=encoder, merges=[tuple(m.split(" ")) for m in merges], unk_token="<|endoftext|>", bos_token="<|startoftext|>",
                          eos_token="<|endoftext|>", pad_token="<|endoftext|>", model_max_length=77)
     path = os.path.join(out, "tokenizer.json")
-    fast.backend_tokenizer.save(path)
+    fast.backend_tokenizer.save(path, pretty=False)  # compact: half the size of the indented form
     print(f"wrote {out}: 49408 tokens, {len(merges)} merges", file=sys.stderr)
     return path
 

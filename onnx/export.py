@@ -40,8 +40,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                     "float32, which never overflows)")
     ap.add_argument("--optimize", choices=("cuda",), default=None,
                     help="ONNX Runtime's transformer fusions for the CUDA provider (graphs then need CUDA)")
-    ap.add_argument("--tokenizer", metavar="FILE", help="tokenizer.json to copy (default: the repository's CLIP "
-                    "tokenizer, built by onnx/build_tokenizer.py)")
+    ap.add_argument("--tokenizer", metavar="FILE", help="tokenizer.json to copy (default: onnx/tokenizer/"
+                    "tokenizer.json, OpenAI CLIP's BPE, built by onnx/build_tokenizer.py)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
     return ap.parse_args(argv)
 
@@ -58,6 +58,7 @@ def main(argv=None) -> int:
         from sdexport import folder, sources
 
         progress = folder.Progress(folder.STAGES + 1, args.quiet)
+        folder.tokenizer_source(args.tokenizer)  # before the long part: a missing tokenizer fails now
         if args.checkpoint:
             src = sources.from_checkpoint(args.checkpoint, args.prediction_type or "epsilon")
             what = f"checkpoint {args.checkpoint} (sha256 {src.sha256[:10]}...)"

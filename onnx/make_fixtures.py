@@ -2,7 +2,8 @@
 """Regenerate the committed tiny-model fixtures (byte-identically, with the pinned onnx/requirements.txt):
 
   tests/fixtures/tiny-sd1/checkpoint/tiny-sd1.safetensors   tiny SD 1.x model, LDM single-file keys, fp16
-  tests/fixtures/tiny-sd1/model/                            `export.py --checkpoint` of it (fp32, provider any)
+  tests/fixtures/tiny-sd1/model/                            `export.py --checkpoint` of it (fp32, provider any;
+                                                            tokenizer.json copied from onnx/tokenizer/)
   tests/fixtures/tiny-sd1/reference.safetensors             torch inputs/outputs per graph (names: onnx/README.md)
   tests/fixtures/tiny-sd1-inpaint/{model.json,unet/model.onnx,reference.safetensors}
                                                             a 9-channel UNet with the same text encoder and VAE
@@ -33,12 +34,21 @@ REPO = os.path.dirname(HERE)
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
 SEED = 0
 INPAINT_SEED = 1
+LEGACY_TEXT_VAE_UNET_LAYERS = 2  # see tiny_modules
 PROMPTS = ["a photo of a cat", "(masterpiece:1.2), best quality, 1girl, 東京 &amp; ✨"]
 
 
 def tiny_modules():
-    """The tiny model's weights (seed 0), rounded to fp16 as they are stored in the checkpoint."""
-    unet, vae, text = sources.random_modules(architectures.known("tiny"), SEED)
+    """The tiny model's weights (seed 0), rounded to fp16 as they are stored in the checkpoint.
+
+    The UNet is `random_modules(tiny, 0)`'s. The text encoder and VAE are those the fixture had when the tiny
+    UNet had layers_per_block 2: `random_modules` of that architecture (whose UNet is dropped), because
+    their random streams follow the UNet's. Goldens made from them elsewhere (tests/fixtures/prompt/
+    conditioning.*) stay valid; the text encoder and VAE graphs are byte-identical to those of before."""
+    legacy = architectures.known("tiny")
+    legacy.unet["layers_per_block"] = LEGACY_TEXT_VAE_UNET_LAYERS
+    _, vae, text = sources.random_modules(legacy, SEED)
+    unet, _, _ = sources.random_modules(architectures.known("tiny"), SEED)
     inpaint_unet, _, _ = sources.random_modules(architectures.known("tiny-inpaint"), INPAINT_SEED)
     with torch.no_grad():
         for m in (unet, vae, text, inpaint_unet):
@@ -114,12 +124,7 @@ def build(root: str, log=print) -> None:
 
     model_dir = os.path.join(tiny, "model")
     if os.path.isdir(model_dir):
-        keep = os.path.join(model_dir, "tokenizer", "tokenizer.json")
-        for entry in os.listdir(model_dir):
-            p = os.path.join(model_dir, entry)
-            if entry != "tokenizer":
-                shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
-        assert not os.path.exists(keep) or os.path.isfile(keep)
+        shutil.rmtree(model_dir)
     folder.export_folder(sources.from_checkpoint(ckpt, "epsilon"), model_dir, name="tiny-sd1", quiet=True)
     log(f"wrote {model_dir}")
     tokenizer_json = os.path.join(model_dir, folder.TOKENIZER)
@@ -162,8 +167,6 @@ def main() -> int:
         build(FIXTURES)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copytree(os.path.join(FIXTURES, "tiny-sd1", "model", "tokenizer"),
-                        os.path.join(tmp, "tiny-sd1", "model", "tokenizer"))
         build(tmp, log=lambda *_: None)
         want, got = committed_files(FIXTURES), committed_files(tmp)
         bad = sorted(set(want) ^ set(got))

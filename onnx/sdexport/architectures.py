@@ -67,7 +67,7 @@ _TINY_UNET = {
     "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D"],
     "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D"],
     "block_out_channels": [32, 64],
-    "layers_per_block": 2,
+    "layers_per_block": 1,
     "cross_attention_dim": 32,
     "attention_head_dim": 8,  # 8 heads of 8 channels in the 64-channel transformer blocks
     "norm_num_groups": 32,

@@ -18,19 +18,36 @@ from .sources import Loaded
 GRAPHS = ("text_encoder", "unet", "vae_encoder", "vae_decoder")
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-COMMITTED_TOKENIZER = os.path.join(REPO, "tests", "fixtures", "tiny-sd1", "model", "tokenizer", "tokenizer.json")
+# The CLIP tokenizer every SD 1.x folder gets, shipped with the exporter (onnx/ is all the exporter image
+# copies): built by onnx/build_tokenizer.py, identical to tests/fixtures/tiny-sd1/model/tokenizer/tokenizer.json.
+SHIPPED_TOKENIZER = os.path.join(os.path.dirname(HERE), "tokenizer", "tokenizer.json")
 TOKENIZER = "tokenizer/tokenizer.json"
 TOKEN_EMBEDDINGS = "text_encoder/token_embedding.safetensors"
 
 
 class Progress:
+    """One line per stage on stderr: what was done, the stage's time, the total time and the peak memory."""
+
     def __init__(self, total: int, quiet: bool = False):
-        self.total, self.n, self.quiet, self.t0 = total, 0, quiet, time.monotonic()
+        self.total, self.n, self.quiet = total, 0, quiet
+        self.t0 = self.last = time.monotonic()
 
     def __call__(self, what: str) -> None:
         self.n += 1
+        now = time.monotonic()
         if not self.quiet:
-            print(f"[{self.n}/{self.total}] {what} ({time.monotonic() - self.t0:.1f} s)", file=sys.stderr, flush=True)
+            print(f"[{self.n}/{self.total}] {what} ({now - self.last:.1f} s; total {now - self.t0:.1f} s; "
+                  f"peak RSS {peak_rss_gib():.1f} GiB)", file=sys.stderr, flush=True)
+        self.last = now
+
+
+def peak_rss_gib() -> float:
+    """The process's peak resident memory so far (Linux: ru_maxrss in KiB); 0 where unknown."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not Linux
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)
 
 
 def manifest(src: Loaded, name: str, graph_meta: dict) -> dict:
@@ -67,22 +84,33 @@ def manifest(src: Loaded, name: str, graph_meta: dict) -> dict:
     }
 
 
-def write_tokenizer(out_dir: str, tokenizer: str | None) -> None:
+def token_table(weight: torch.Tensor, fp16_graph: bool) -> torch.Tensor:
+    """The token-embedding table as stored: float16 if the text encoder is float16, or if every value is
+    exactly representable in float16 (a checkpoint stored in fp16, as most SD 1.x files are: then float16
+    halves the file and loses nothing); float32 otherwise. The runtime converts it to the graph's precision."""
+    w = weight.detach().float()
+    half = w.half()
+    exact = bool(torch.equal(half.float(), w))  # NaN never compares equal: stays float32
+    return (half if fp16_graph or exact else w.clone()).contiguous()
+
+
+def tokenizer_source(tokenizer: str | None) -> str:
+    """The tokenizer.json to copy: --tokenizer FILE, else the one shipped in onnx/tokenizer/. Checked before
+    the export starts, so that a missing file does not end an hour-long export."""
+    path = tokenizer if tokenizer is not None else SHIPPED_TOKENIZER
+    if not os.path.isfile(path):
+        if tokenizer is None:
+            raise ExportError(f"the CLIP tokenizer {path} is missing: restore it from the repository, or rebuild it "
+                              "with `python onnx/build_tokenizer.py --out onnx/tokenizer`, or pass --tokenizer FILE")
+        raise ExportError(f"tokenizer {tokenizer} does not exist")
+    return path
+
+
+def write_tokenizer(out_dir: str, source: str) -> None:
     dest = os.path.join(out_dir, TOKENIZER)
     os.makedirs(os.path.dirname(dest), exist_ok=True)
-    if tokenizer is None and os.path.isfile(COMMITTED_TOKENIZER):
-        tokenizer = COMMITTED_TOKENIZER
-    if tokenizer is not None:
-        if not os.path.isfile(tokenizer):
-            raise ExportError(f"tokenizer {tokenizer} does not exist")
-        if os.path.abspath(tokenizer) != os.path.abspath(dest):
-            shutil.copyfile(tokenizer, dest)
-        return
-    # No committed copy (a bare checkout of onnx/ alone): build it from an installed open_clip_torch.
-    sys.path.insert(0, os.path.dirname(HERE))
-    import build_tokenizer
-
-    build_tokenizer.write_tokenizer_json(build_tokenizer.read_bpe_installed(), os.path.dirname(dest))
+    if os.path.abspath(source) != os.path.abspath(dest):
+        shutil.copyfile(source, dest)
 
 
 STAGES = 2 * len(GRAPHS) + 3  # trace each graph, finish each graph, token table, tokenizer, manifest
@@ -99,6 +127,7 @@ def export_folder(src: Loaded, out_dir: str, *, name: str | None = None, fp16: b
     if optimize not in (None, "cuda"):
         raise ExportError(f"--optimize {optimize}: only 'cuda' is supported")
     progress = progress or Progress(STAGES, quiet)
+    tokenizer = tokenizer_source(tokenizer)
     os.makedirs(out_dir, exist_ok=True)
     a = src.arch
     factor = vae_scale_factor(a.vae)
@@ -107,8 +136,7 @@ def export_folder(src: Loaded, out_dir: str, *, name: str | None = None, fp16: b
     # Eager attention: explicit MatMul/Add(mask)/Softmax, the pattern ORT's CLIP fusion knows.
     src.text.set_attn_implementation("eager")
     half = {kind: fp16 and (fp16_vae or not kind.startswith("vae")) for kind in GRAPHS}
-    table = src.text.embeddings.token_embedding.weight.detach().clone()
-    table = table.to(torch.float16 if half["text_encoder"] else torch.float32).contiguous()
+    table = token_table(src.text.embeddings.token_embedding.weight, half["text_encoder"])
     meta = {}
     with graphs.make_tmp() as tmp:
         traced = {}
@@ -122,32 +150,42 @@ def export_folder(src: Loaded, out_dir: str, *, name: str | None = None, fp16: b
             gc.collect()
         for kind in GRAPHS:
             how = ""
+            timings: dict[str, float] = {}
+            t = time.monotonic()
             if optimize:
                 from .optimize import optimize_cuda
 
                 heads = (a.text["num_attention_heads"], a.text["hidden_size"]) if kind == "text_encoder" else (0, 0)
-                model, counts = optimize_cuda(traced[kind], kind, half[kind], *heads)
+                model, counts = optimize_cuda(traced[kind], kind, half[kind], *heads, timings=timings)
                 how = "; fused for CUDA: " + ", ".join(f"{k} {v}" for k, v in counts.items())
             else:
                 model = graphs.load(traced[kind])
+                timings["load"] = time.monotonic() - t
                 if half[kind]:
                     from .optimize import to_fp16
 
+                    t = time.monotonic()
                     model = to_fp16(model)
+                    timings["fp16"] = time.monotonic() - t
             file = f"{kind}/model.onnx"
             _remove_graph(out_dir, file)
+            t = time.monotonic()
             written = graphs.save(model, os.path.join(out_dir, file))
+            timings["save"] = time.monotonic() - t
             del model
             gc.collect()
             meta[kind] = {"file": file, "precision": "fp16" if half[kind] else "fp32",
                           "provider": "cuda" if optimize else "any"}
+            took = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
             progress(f"{kind}: {meta[kind]['precision']}, provider {meta[kind]['provider']}, "
-                     f"{' + '.join(written)}{how}")
+                     f"{' + '.join(written)}{how} [{took}]")
 
     from safetensors.torch import save_file
 
     save_file({"token_embedding": table}, os.path.join(out_dir, TOKEN_EMBEDDINGS))
-    progress(f"token embeddings: {TOKEN_EMBEDDINGS} {list(table.shape)} {meta['text_encoder']['precision']}")
+    dtype = {torch.float16: "fp16", torch.float32: "fp32"}[table.dtype]
+    lossless = " (every value exact in fp16)" if dtype == "fp16" and not half["text_encoder"] else ""
+    progress(f"token embeddings: {TOKEN_EMBEDDINGS} {list(table.shape)} {dtype}{lossless}")
     write_tokenizer(out_dir, tokenizer)
     progress(f"tokenizer: {TOKENIZER}")
     m = manifest(src, name or src.default_name, meta)

@@ -55,7 +55,8 @@ def test_manifest(exported):
     with safe_open(os.path.join(TINY_MODEL, t["token_embeddings"]), "pt") as f:
         assert list(f.keys()) == ["token_embedding"]
         table = f.get_tensor("token_embedding")
-    assert table.dtype == torch.float32 and list(table.shape) == [49408, 32]
+    # fp16 although the graphs are fp32: the checkpoint is fp16, so every value is exact in fp16
+    assert table.dtype == torch.float16 and list(table.shape) == [49408, 32]
 
 
 def _io(model):
@@ -143,12 +144,9 @@ def test_inpaint_overlay(tmp_path):
 
 def test_fixtures_regenerate_byte_identically(tmp_path):
     """make_fixtures.build into a scratch copy gives every committed file back, bit for bit."""
-    import shutil
-
     import make_fixtures
 
     root = tmp_path / "fixtures"
-    shutil.copytree(os.path.join(TINY_MODEL, "tokenizer"), root / "tiny-sd1" / "model" / "tokenizer")
     make_fixtures.build(str(root), log=lambda *_: None)
     assert differing_files(str(root / "tiny-sd1"), TINY) == []
     assert differing_files(str(root / "tiny-sd1-inpaint"), INPAINT) == []

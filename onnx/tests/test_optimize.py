@@ -18,9 +18,10 @@ def io_types(path):
 
 
 def time_embedding_is_fp32(path):
-    """The sinusoidal timestep embedding (diffusers' time_proj) stays float32 in float16 UNets: the Mul
-    feeding Sin multiplies by float32 frequencies."""
+    """The float32 `timestep` input reaches the sinusoidal embedding (diffusers' time_proj) in float32: no
+    Cast to float16 on any path from it to Sin/Cos, and the Mul feeding Sin multiplies by float32 frequencies."""
     m = onnx.load(path)
+    assert {i.name: i.type.tensor_type.elem_type for i in m.graph.input}["timestep"] == onnx.TensorProto.FLOAT
     producer = {o: n for n in m.graph.node for o in n.output}
     inits = {i.name: i.data_type for i in m.graph.initializer}
     (sin,) = [n for n in m.graph.node if n.op_type == "Sin"]
@@ -34,7 +35,25 @@ def time_embedding_is_fp32(path):
             types.add(producer[name].attribute[0].t.data_type)
         elif name in producer and producer[name].op_type == "Cast":
             types.add(producer[name].attribute[0].i)
-    return types == {onnx.TensorProto.FLOAT}
+    # every node between the input and Sin: none converts to float16
+    path, todo = [], [sin]
+    while todo:
+        n = todo.pop()
+        path.append(n)
+        todo += [producer[i] for i in n.input if i in producer and producer[i].op_type != "Constant"]
+    assert any("timestep" in n.input for n in path)
+    casts = [n for n in path if n.op_type == "Cast" and n.attribute[0].i != onnx.TensorProto.FLOAT]
+    return types <= {onnx.TensorProto.FLOAT} and onnx.TensorProto.FLOAT in types and not casts
+
+
+def is_sorted(path):
+    m = onnx.load(path)
+    known = {i.name for i in m.graph.input} | {i.name for i in m.graph.initializer} | {""}
+    for n in m.graph.node:
+        if any(i not in known for i in n.input):
+            return False
+        known.update(n.output)
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +76,16 @@ def test_optimize_cuda_fuses_and_converts_to_fp16(fused):
     counts = {k: fused_op_counts(onnx.load(os.path.join(fused, k, "model.onnx"))) for k in graphs}
     print("fused ops:", counts)
     u = counts["unet"]
-    # tiny UNet: 6 transformer blocks (2 down, 1 mid, 3 up), each a self- and a cross-attention
-    assert u["MultiHeadAttention"] == 12 and u["BiasSplitGelu"] == 6
-    assert u["GroupNorm"] + u["SkipGroupNorm"] > 20 and u["NhwcConv"] > 40
+    # tiny UNet: 4 transformer blocks (1 down, 1 mid, 2 up), each a self- and a cross-attention
+    assert u["MultiHeadAttention"] == 8 and u["BiasSplitGelu"] == 4
+    assert u["GroupNorm"] + u["SkipGroupNorm"] > 15 and u["NhwcConv"] > 25
     assert counts["text_encoder"]["Attention"] == 5  # one causal Attention per CLIP layer
     assert counts["vae_decoder"]["NhwcConv"] > 10
-    assert set(io_types(os.path.join(fused, "unet", "model.onnx")).values()) == {"FLOAT16"}
+    unet_io = io_types(os.path.join(fused, "unet", "model.onnx"))
+    assert unet_io == {"sample": "FLOAT16", "timestep": "FLOAT", "encoder_hidden_states": "FLOAT16",
+                       "out_sample": "FLOAT16"}
     assert time_embedding_is_fp32(os.path.join(fused, "unet", "model.onnx"))
+    assert all(is_sorted(os.path.join(fused, k, "model.onnx")) for k in graphs)
     te = io_types(os.path.join(fused, "text_encoder", "model.onnx"))
     assert te == {"inputs_embeds": "FLOAT16", "layer_from_end": "INT64", "hidden_states": "FLOAT16"}
     assert set(io_types(os.path.join(fused, "vae_decoder", "model.onnx")).values()) == {"FLOAT"}
@@ -116,12 +138,19 @@ def test_plain_fp16_export_runs_and_is_close(tmp_path):
     assert all(g["precision"] == "fp16" and g["provider"] == "any" for g in graphs.values())
     ref = reference(os.path.join(TINY, "reference.safetensors"))
     p = "unet.s154."
-    feeds = {"sample": ref[p + "sample"].astype(np.float16), "timestep": ref[p + "timestep"].astype(np.float16),
+    feeds = {"sample": ref[p + "sample"].astype(np.float16), "timestep": ref[p + "timestep"],
              "encoder_hidden_states": ref[p + "encoder_hidden_states"].astype(np.float16)}
-    assert session(os.path.join(out, "unet", "model.onnx")).get_inputs()[1].type == "tensor(float16)"
+    assert session(os.path.join(out, "unet", "model.onnx")).get_inputs()[1].type == "tensor(float)"
     assert time_embedding_is_fp32(os.path.join(out, "unet", "model.onnx"))
+    assert all(is_sorted(os.path.join(out, k, "model.onnx")) for k in graphs)
+    for k in graphs:
+        onnx.checker.check_model(onnx.load(os.path.join(out, k, "model.onnx")))
     got = run(os.path.join(out, "unet", "model.onnx"), feeds)
     assert got.dtype == np.float16
+    # fractional timesteps reach the graph unrounded: float16 would make 999.25 into 999
+    at = {t: run(os.path.join(out, "unet", "model.onnx"), {**feeds, "timestep": np.full(2, t, np.float32)})
+          for t in (999.0, 999.25)}
+    assert not np.array_equal(at[999.0], at[999.25])
     assert max_abs(got, ref[p + "out_sample"]) < 0.02 * np.abs(ref[p + "out_sample"]).max()
     got = run(os.path.join(out, "vae_decoder", "model.onnx"),
               {"latent_sample": ref["vae_decoder.latent_sample"].astype(np.float16)})

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from conftest import FIXTURES, TINY_CKPT, TINY_MODEL
+from conftest import FIXTURES, ONNX_DIR, TINY_CKPT, TINY_MODEL
 from helpers import differing_files
 
 HAS_OPEN_CLIP = importlib.util.find_spec("open_clip") is not None
@@ -26,7 +26,7 @@ def test_ldm_round_trip_of_the_committed_checkpoint():
         assert torch.equal(again[k].to(v.dtype), v), k
     # the layout is the WebUI's: a few keys as they appear in v1-5-pruned-emaonly.safetensors
     for k in ("model.diffusion_model.input_blocks.0.0.weight", "model.diffusion_model.middle_block.1.proj_in.weight",
-              "model.diffusion_model.output_blocks.2.2.conv.weight", "model.diffusion_model.out.2.weight",
+              "model.diffusion_model.output_blocks.1.2.conv.weight", "model.diffusion_model.out.2.weight",
               "first_stage_model.encoder.mid.attn_1.q.weight", "first_stage_model.decoder.up.0.block.0.nin_shortcut.weight",
               "cond_stage_model.transformer.text_model.final_layer_norm.weight",
               "cond_stage_model.transformer.text_model.embeddings.position_ids"):
@@ -95,8 +95,26 @@ def test_tokenizer_json_rebuilds_byte_identically(tmp_path):
     import build_tokenizer
 
     path = build_tokenizer.write_tokenizer_json(build_tokenizer.read_bpe_installed(), str(tmp_path))
-    with open(path, "rb") as a, open(os.path.join(TINY_MODEL, "tokenizer", "tokenizer.json"), "rb") as b:
+    with open(path, "rb") as a, open(os.path.join(ONNX_DIR, "tokenizer", "tokenizer.json"), "rb") as b:
         assert a.read() == b.read()
+
+
+def test_shipped_tokenizer_is_the_fixtures():
+    """onnx/tokenizer/tokenizer.json (what the exporter copies; the exporter image has only onnx/) is the file
+    the tiny fixture folder carries (and the Rust tests read)."""
+    with open(os.path.join(ONNX_DIR, "tokenizer", "tokenizer.json"), "rb") as a, \
+            open(os.path.join(TINY_MODEL, "tokenizer", "tokenizer.json"), "rb") as b:
+        assert a.read() == b.read()
+
+
+def test_missing_tokenizer_fails_before_the_export(tmp_path, capsys):
+    import export
+
+    out = tmp_path / "out"
+    code = export.main(["--random", "tiny", "--out", str(out), "--tokenizer", str(tmp_path / "nope.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "nope.json does not exist" in err, err
+    assert not out.exists()
 
 
 @pytest.mark.skipif(not HAS_OPEN_CLIP, reason="open_clip_torch not installed")

@@ -15,7 +15,7 @@ const TEXT_ENCODER: Contract = Contract {
 const UNET: Contract = Contract {
     inputs: &[
         ("sample", Kind::Float),
-        ("timestep", Kind::Float),
+        ("timestep", Kind::Float32),
         ("encoder_hidden_states", Kind::Float),
     ],
     outputs: &["out_sample"],

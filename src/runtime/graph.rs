@@ -11,7 +11,8 @@ use super::RuntimeError;
 use super::provider::{ProviderKind, ProviderOptions};
 use crate::models::manifest::{Graph, GraphProvider, Precision};
 
-/// A tensor handed to a graph. Float tensors are converted to the graph's precision on the way in.
+/// A tensor handed to a graph. `F32` tensors are converted to the graph's precision on the way in when
+/// the contract says [`Kind::Float`], and passed unconverted to a [`Kind::Float32`] input.
 pub enum Input {
     F32(ArrayD<f32>),
     I64(ArrayD<i64>),
@@ -25,7 +26,10 @@ pub struct Contract {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// Floating point in the graph's precision (f32 or f16, per the manifest).
     Float,
+    /// Always f32, whatever the graph's precision (the UNet's `timestep`).
+    Float32,
     Int64,
 }
 
@@ -33,6 +37,8 @@ pub struct GraphSession {
     pub name: &'static str,
     session: Session,
     precision: Precision,
+    /// The contract's inputs with their kinds, checked against the graph at load.
+    inputs: Vec<(&'static str, Kind)>,
     outputs: Vec<String>,
 }
 
@@ -78,6 +84,7 @@ impl GraphSession {
         let me = Self {
             name,
             precision: graph.precision,
+            inputs: vec![],
             outputs: vec![],
             session,
         };
@@ -99,11 +106,16 @@ impl GraphSession {
             };
             let want = match kind {
                 Kind::Float => float,
+                Kind::Float32 => TensorElementType::Float32,
                 Kind::Int64 => TensorElementType::Int64,
             };
             if outlet.dtype().tensor_type() != Some(want) {
+                let why = match kind {
+                    Kind::Float => "the manifest's precision",
+                    Kind::Float32 | Kind::Int64 => "the contract",
+                };
                 return Err(bad(format!(
-                    "input {input:?} is {:?}, the manifest says {want:?}",
+                    "input {input:?} is {:?}, expected {want:?} ({why})",
                     outlet.dtype()
                 )));
             }
@@ -123,6 +135,7 @@ impl GraphSession {
                 )));
             }
         }
+        self.inputs = contract.inputs.to_vec();
         self.outputs = contract.outputs.iter().map(|s| s.to_string()).collect();
         Ok(self)
     }
@@ -137,10 +150,24 @@ impl GraphSession {
         let mut values: Vec<(std::borrow::Cow<'static, str>, ort::session::SessionInputValue<'static>)> =
             Vec::with_capacity(inputs.len());
         for (n, input) in inputs {
-            let v: ort::value::DynValue = match (input, self.precision) {
-                (Input::F32(a), Precision::Fp32) => Tensor::from_array(a).map_err(err)?.into_dyn(),
-                (Input::F32(a), Precision::Fp16) => Tensor::from_array(a.mapv(f16::from_f32)).map_err(err)?.into_dyn(),
-                (Input::I64(a), _) => Tensor::from_array(a).map_err(err)?.into_dyn(),
+            let kind = self.inputs.iter().find(|(name, _)| *name == n).map(|(_, k)| *k);
+            let v: ort::value::DynValue = match (input, kind, self.precision) {
+                (Input::F32(a), Some(Kind::Float), Precision::Fp16) => {
+                    Tensor::from_array(a.mapv(f16::from_f32)).map_err(err)?.into_dyn()
+                }
+                (Input::F32(a), Some(Kind::Float | Kind::Float32), _) => Tensor::from_array(a).map_err(err)?.into_dyn(),
+                (Input::I64(a), Some(Kind::Int64), _) => Tensor::from_array(a).map_err(err)?.into_dyn(),
+                (input, kind, _) => {
+                    let given = match input {
+                        Input::F32(_) => "an f32",
+                        Input::I64(_) => "an i64",
+                    };
+                    let message = match kind {
+                        Some(kind) => format!("input {n:?} is {kind:?}, {given} tensor was given"),
+                        None => format!("{n:?} is not an input of this graph"),
+                    };
+                    return Err(RuntimeError::Run { graph: name, message });
+                }
             };
             values.push((n.into(), v.into()));
         }

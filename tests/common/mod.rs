@@ -31,7 +31,7 @@ pub enum Tensor {
     I64(ArrayD<i64>),
 }
 
-/// Every tensor of a safetensors file (f32 and i64 only).
+/// Every tensor of a safetensors file (f32, f16 and i64; f16 is widened to f32, which is exact).
 pub fn load_safetensors(path: &Path) -> HashMap<String, Tensor> {
     let bytes = std::fs::read(path).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
@@ -45,6 +45,15 @@ pub fn load_safetensors(path: &Path) -> HashMap<String, Tensor> {
                     shape,
                     data.chunks_exact(4)
                         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                )
+                .unwrap(),
+            ),
+            safetensors::Dtype::F16 => Tensor::F32(
+                ArrayD::from_shape_vec(
+                    shape,
+                    data.chunks_exact(2)
+                        .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
                         .collect(),
                 )
                 .unwrap(),
