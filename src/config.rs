@@ -167,6 +167,10 @@ pub struct RuntimeArgs {
     /// TensorRT engine and timing caches (default: <data-dir>/trt-cache).
     #[arg(long, env = "SDGATE_TRT_CACHE_DIR", value_name = "DIR")]
     pub trt_cache_dir: Option<PathBuf>,
+    /// UNet shape buckets that get a captured CUDA graph on a GPU (0 turns CUDA graphs off). The UNet
+    /// always runs through IoBinding on a GPU.
+    #[arg(long, env = "SDGATE_CUDA_GRAPHS", default_value_t = 16)]
+    pub cuda_graphs: usize,
 }
 
 /// Admission and validation limits.

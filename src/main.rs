@@ -135,7 +135,9 @@ fn start_backend(
                 kind: rt.provider,
                 device_id: id,
                 fallback: rt.provider_fallback,
-                cuda_graph: false,
+                io_binding: rt.provider.is_gpu(),
+                cuda_graph: rt.provider.is_gpu() && rt.cuda_graphs > 0,
+                max_cuda_graphs: rt.cuda_graphs,
                 tensorrt: TensorRtOptions {
                     fp16: true,
                     cache_dir: Some(rt.trt_cache_dir(&args.server.data_dir)),

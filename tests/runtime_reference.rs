@@ -107,3 +107,33 @@ fn the_embedding_table_matches_the_token_embeddings_input() {
         }
     }
 }
+
+#[test]
+fn the_unet_through_iobinding_buffers_matches_the_plain_run() {
+    load_ort();
+    let r = load_safetensors(&repo().join("tests/fixtures/tiny-sd1/reference.safetensors"));
+    let folder = ModelFolder::open(&tiny_model_dir()).unwrap();
+    let opts = ProviderOptions {
+        io_binding: true,
+        ..ProviderOptions::default()
+    };
+    let mut e = Engine::load(folder, &opts).unwrap();
+    // Two shapes, each twice: buckets are created once and reused.
+    for _ in 0..2 {
+        for s in ["s77", "s154"] {
+            let sample: Array4<f32> = f32_tensor(&r, &format!("unet.{s}.sample"))
+                .into_dimensionality::<Ix4>()
+                .unwrap();
+            let t = f32_tensor(&r, &format!("unet.{s}.timestep")).iter().copied().collect();
+            let ctx: Array3<f32> = f32_tensor(&r, &format!("unet.{s}.encoder_hidden_states"))
+                .into_dimensionality::<Ix3>()
+                .unwrap();
+            let got = e.unet(sample, t, ctx).unwrap();
+            check(
+                &format!("bound unet {s}"),
+                got.into_dyn(),
+                f32_tensor(&r, &format!("unet.{s}.out_sample")),
+            );
+        }
+    }
+}

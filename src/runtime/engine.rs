@@ -4,6 +4,7 @@
 use ndarray::{Array3, Array4, ArrayD, Ix3, Ix4};
 
 use super::RuntimeError;
+use super::bound::{BoundOptions, BufferDevice};
 use super::graph::{Contract, GraphSession, Input, Kind};
 use super::provider::{ProviderKind, ProviderOptions};
 use crate::models::ModelFolder;
@@ -46,7 +47,20 @@ impl Engine {
         loop {
             match Self::load_on(&folder, opts, kind) {
                 Ok(parts) => {
-                    let [text_encoder, unet, vae_encoder, vae_decoder] = parts;
+                    let [text_encoder, mut unet, vae_encoder, vae_decoder] = parts;
+                    if opts.io_binding {
+                        let device = if kind.is_gpu() {
+                            BufferDevice::Cuda(opts.device_id)
+                        } else {
+                            BufferDevice::Cpu
+                        };
+                        unet.bind(BoundOptions {
+                            device,
+                            cuda_graph: opts.cuda_graph && kind.is_gpu(),
+                            max_graphs: opts.max_cuda_graphs,
+                            max_buckets: opts.max_cuda_graphs.max(8) * 2,
+                        })?;
+                    }
                     return Ok(Self {
                         folder,
                         provider: kind,
@@ -75,11 +89,16 @@ impl Engine {
     ) -> Result<[GraphSession; 4], RuntimeError> {
         let g = &folder.manifest.graphs;
         let root = &folder.root;
+        // CUDA graphs only for the UNet: it alone runs through fixed IoBinding buffers.
+        let plain = ProviderOptions {
+            cuda_graph: false,
+            ..opts.clone()
+        };
         Ok([
-            GraphSession::open("text_encoder", root, &g.text_encoder, &TEXT_ENCODER, opts, kind)?,
+            GraphSession::open("text_encoder", root, &g.text_encoder, &TEXT_ENCODER, &plain, kind)?,
             GraphSession::open("unet", root, &g.unet, &UNET, opts, kind)?,
-            GraphSession::open("vae_encoder", root, &g.vae_encoder, &VAE_ENCODER, opts, kind)?,
-            GraphSession::open("vae_decoder", root, &g.vae_decoder, &VAE_DECODER, opts, kind)?,
+            GraphSession::open("vae_encoder", root, &g.vae_encoder, &VAE_ENCODER, &plain, kind)?,
+            GraphSession::open("vae_decoder", root, &g.vae_decoder, &VAE_DECODER, &plain, kind)?,
         ])
     }
 
@@ -107,14 +126,19 @@ impl Engine {
         context: Array3<f32>,
     ) -> Result<Array4<f32>, RuntimeError> {
         let t = ArrayD::from_shape_vec(vec![timesteps.len()], timesteps).map_err(shape_err("unet"))?;
-        let out = self.unet.run(vec![
+        let s = sample.shape();
+        let out_shape = [s[0], self.folder.manifest.latent_channels, s[2], s[3]];
+        let inputs = vec![
             ("sample", Input::F32(sample.into_dyn())),
             ("timestep", Input::F32(t)),
             ("encoder_hidden_states", Input::F32(context.into_dyn())),
-        ])?;
-        first(out, "unet")?
-            .into_dimensionality::<Ix4>()
-            .map_err(shape_err("unet"))
+        ];
+        let out = if self.unet.is_bound() {
+            self.unet.run_bound(inputs, &out_shape)?
+        } else {
+            first(self.unet.run(inputs)?, "unet")?
+        };
+        out.into_dimensionality::<Ix4>().map_err(shape_err("unet"))
     }
 
     /// Image `[B, 3, H, W]` in [-1, 1] → `[B, 2C, H/f, W/f]` (mean, then log-variance; unscaled).

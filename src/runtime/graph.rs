@@ -40,6 +40,8 @@ pub struct GraphSession {
     /// The contract's inputs with their kinds, checked against the graph at load.
     inputs: Vec<(&'static str, Kind)>,
     outputs: Vec<String>,
+    /// IoBinding with device buffers (the UNet on a GPU).
+    bound: Option<super::bound::Bound>,
 }
 
 impl GraphSession {
@@ -87,6 +89,7 @@ impl GraphSession {
             inputs: vec![],
             outputs: vec![],
             session,
+            bound: None,
         };
         me.check(contract, &graph.file)
     }
@@ -138,6 +141,46 @@ impl GraphSession {
         self.inputs = contract.inputs.to_vec();
         self.outputs = contract.outputs.iter().map(|s| s.to_string()).collect();
         Ok(self)
+    }
+
+    /// Use IoBinding with device-resident buffers for this graph from now on.
+    pub fn bind(&mut self, opts: super::bound::BoundOptions) -> Result<(), RuntimeError> {
+        let b = super::bound::Bound::new(&self.session, opts).map_err(|message| RuntimeError::Run {
+            graph: self.name,
+            message,
+        })?;
+        self.bound = Some(b);
+        Ok(())
+    }
+
+    pub fn is_bound(&self) -> bool {
+        self.bound.is_some()
+    }
+
+    /// Run a single-output graph through its bound buffers (see [`GraphSession::bind`]);
+    /// `out_shape` is the output's shape for these inputs.
+    pub fn run_bound(
+        &mut self,
+        inputs: Vec<(&'static str, Input)>,
+        out_shape: &[usize],
+    ) -> Result<ArrayD<f32>, RuntimeError> {
+        let name = self.name;
+        let (Some(bound), Some(output)) = (self.bound.as_mut(), self.outputs.first()) else {
+            return Err(RuntimeError::Run {
+                graph: name,
+                message: "the graph has no bound buffers".into(),
+            });
+        };
+        bound
+            .run(
+                &mut self.session,
+                &self.inputs,
+                output,
+                inputs,
+                out_shape,
+                self.precision,
+            )
+            .map_err(|message| RuntimeError::Run { graph: name, message })
     }
 
     /// Run the graph; returns the contract's outputs, in order, as f32.

@@ -1,6 +1,7 @@
 //! ONNX Runtime: the library, execution providers, sessions and the per-device owner thread.
 
 pub mod backend;
+pub mod bound;
 pub mod engine;
 pub mod graph;
 pub mod library;

@@ -61,8 +61,12 @@ pub struct ProviderOptions {
     pub device_id: i32,
     /// Allow falling back along TensorRT → CUDA → CPU when a provider cannot start.
     pub fallback: bool,
-    /// Capture CUDA graphs (needs fixed shapes and IoBinding; see the runtime worker).
+    /// Run the UNet through IoBinding with device-resident buffers per shape bucket.
+    pub io_binding: bool,
+    /// Capture one CUDA graph per UNet shape bucket (needs `io_binding`; CUDA only).
     pub cuda_graph: bool,
+    /// Shape buckets that get a CUDA graph.
+    pub max_cuda_graphs: usize,
     pub tensorrt: TensorRtOptions,
     /// Intra-op threads for CPU work (0 = ONNX Runtime's default).
     pub intra_threads: usize,
@@ -74,7 +78,9 @@ impl Default for ProviderOptions {
             kind: ProviderKind::Cpu,
             device_id: 0,
             fallback: false,
+            io_binding: false,
             cuda_graph: false,
+            max_cuda_graphs: 16,
             tensorrt: TensorRtOptions::default(),
             intra_threads: 0,
         }
