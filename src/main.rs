@@ -87,7 +87,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let backend = start_backend(&args, &registry, &metrics, &pipeline)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {
-        let state = AppState::new(backend, registry, metrics, ApiSettings::from_args(&args));
+        let state = AppState::new(backend, registry, metrics, ApiSettings::from_args(&args)).with_pipeline(pipeline);
         sdgate::api::serve(ServeContext {
             state,
             bind: (args.server.bind_addr(), args.server.port),

@@ -141,6 +141,8 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
     pub auth: Arc<auth::AuthTable>,
     draining: Arc<AtomicBool>,
+    /// The generation pipeline (textual-inversion embeddings); `None` with a fake backend.
+    pub pipeline: Option<Arc<crate::pipeline::Pipeline>>,
 }
 
 impl AppState {
@@ -161,7 +163,14 @@ impl AppState {
             auth: Arc::new(auth::AuthTable::new(settings.auth.as_ref(), settings.public_probes)),
             settings: Arc::new(settings),
             draining: Arc::new(AtomicBool::new(false)),
+            pipeline: None,
         }
+    }
+
+    /// Attach the generation pipeline (embeddings listing and refresh).
+    pub fn with_pipeline(mut self, pipeline: Arc<crate::pipeline::Pipeline>) -> Self {
+        self.pipeline = Some(pipeline);
+        self
     }
 
     /// Stop accepting jobs (graceful shutdown): /ready answers 503, new jobs 503.

@@ -144,11 +144,21 @@ pub async fn refresh_checkpoints(state: web::Data<AppState>) -> Result<HttpRespo
     Ok(HttpResponse::Ok().json(Value::Null))
 }
 
-/// Reload textual-inversion embeddings (nothing to do yet). Answers null.
+/// Rescan --embeddings-dir without a restart; jobs accepted afterwards use the new set. Answers null.
 #[utoipa::path(tag = "sdapi", responses((status = 200, description = "null")))]
 #[post("/sdapi/v1/refresh-embeddings")]
-pub async fn refresh_embeddings() -> HttpResponse {
-    HttpResponse::Ok().json(Value::Null)
+pub async fn refresh_embeddings(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if let Some(pipeline) = state.pipeline.clone() {
+        web::block(move || -> Result<(), String> {
+            let fresh = pipeline.contexts().embeddings().refresh().map_err(|e| e.to_string())?;
+            pipeline.contexts().set_embeddings(fresh);
+            Ok(())
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::Internal)?;
+    }
+    Ok(HttpResponse::Ok().json(Value::Null))
 }
 
 /// Rescan LoRA files (nothing to do yet). Answers null.

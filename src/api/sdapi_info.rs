@@ -95,11 +95,27 @@ pub async fn latent_upscale_modes() -> HttpResponse {
     HttpResponse::Ok().json(items)
 }
 
-/// Textual-inversion embeddings (none are loaded yet).
+/// Textual-inversion embeddings from --embeddings-dir: those that fit the current model are
+/// `loaded`, the others `skipped` (e.g. another vector width).
 #[utoipa::path(tag = "sdapi", responses((status = 200, description = "OK", body = EmbeddingsResponse)))]
 #[get("/sdapi/v1/embeddings")]
-pub async fn embeddings() -> HttpResponse {
-    HttpResponse::Ok().json(EmbeddingsResponse::default())
+pub async fn embeddings(state: web::Data<AppState>) -> HttpResponse {
+    let mut out = EmbeddingsResponse::default();
+    let (Some(pipeline), Some(model)) = (&state.pipeline, state.registry.current()) else {
+        return HttpResponse::Ok().json(out);
+    };
+    let item = |e: &crate::prompt::ti::Embedding| EmbeddingItem {
+        step: e.step,
+        sd_checkpoint: e.sd_checkpoint.clone(),
+        sd_checkpoint_name: e.sd_checkpoint_name.clone(),
+        shape: e.shape() as i64,
+        vectors: e.num_vectors() as i64,
+    };
+    let db = pipeline.contexts().embeddings();
+    let (loaded, skipped) = db.partition(model.folder.manifest.text.hidden_size);
+    out.loaded = loaded.iter().map(|e| (e.name.clone(), item(e))).collect();
+    out.skipped = skipped.iter().map(|(e, _)| (e.name.clone(), item(e))).collect();
+    HttpResponse::Ok().json(out)
 }
 
 /// Separate VAE files (none: the VAE is part of the model folder).

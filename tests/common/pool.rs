@@ -27,6 +27,11 @@ pub fn tiny_inpaint_folder(dir: &std::path::Path) -> Arc<ModelFolder> {
 
 /// A pool with one CPU worker driving up to `max_jobs` jobs at once.
 pub fn start_pool(max_jobs: usize, queue: usize) -> Arc<DevicePool> {
+    start_pool_with(max_jobs, queue, Pipeline::new(EmbeddingDb::empty()))
+}
+
+/// The same, with a given pipeline (e.g. textual-inversion embeddings).
+pub fn start_pool_with(max_jobs: usize, queue: usize, pipeline: Arc<Pipeline>) -> Arc<DevicePool> {
     super::load_ort();
     let warm: Warmup = Arc::new(|w: &mut WorkerWarmup<'_>| match w.run_job(warmup_job(tiny_folder()))? {
         Ok(_) => Ok(()),
@@ -45,7 +50,7 @@ pub fn start_pool(max_jobs: usize, queue: usize) -> Arc<DevicePool> {
             }],
             queue_capacity: queue,
         },
-        Pipeline::new(EmbeddingDb::empty()).factory(),
+        pipeline.factory(),
         None,
         warm,
     );
@@ -84,4 +89,21 @@ pub fn run(pool: &DevicePool, job: GenerationJob) -> GenerationOutput {
 pub fn run_with(pool: &DevicePool, job: GenerationJob, control: Arc<JobControl>) -> GenerationOutput {
     let rx = pool.submit(job, control).expect("accepted");
     rx.blocking_recv().expect("answered").expect("generated")
+}
+
+/// The HTTP app state on the real pool and the tiny model (registry: the tiny model only).
+pub fn real_state(max_jobs: usize, pipeline: Arc<Pipeline>) -> sdgate::api::AppState {
+    use sdgate::api::{ApiSettings, AppState};
+    use sdgate::models::{ModelRegistry, ModelSources};
+    let registry = Arc::new(
+        ModelRegistry::new(ModelSources {
+            folders: vec![super::tiny_model_dir()],
+            ckpt_dir: None,
+        })
+        .unwrap(),
+    );
+    let pool = start_pool_with(max_jobs, 16, pipeline.clone());
+    let mut settings = ApiSettings::default();
+    settings.poll_interval = std::time::Duration::from_millis(10);
+    AppState::new(pool, registry, Arc::new(sdgate::jobs::Metrics::new()), settings).with_pipeline(pipeline)
 }
