@@ -103,7 +103,6 @@ pub fn real_state(max_jobs: usize, pipeline: Arc<Pipeline>) -> sdgate::api::AppS
         .unwrap(),
     );
     let pool = start_pool_with(max_jobs, 16, pipeline.clone());
-    let mut settings = ApiSettings::default();
-    settings.poll_interval = std::time::Duration::from_millis(10);
+    let settings = ApiSettings { poll_interval: std::time::Duration::from_millis(10), ..ApiSettings::default() };
     AppState::new(pool, registry, Arc::new(sdgate::jobs::Metrics::new()), settings).with_pipeline(pipeline)
 }
