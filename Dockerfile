@@ -109,5 +109,5 @@ USER 10001:10001
 EXPOSE 7860
 # Docker only (Kubernetes uses the probes in k8s/base): bash's /dev/tcp, so no curl in the image.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${SDGATE_PORT:-7860} && printf 'GET /health HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+    CMD ["sdgate", "probe", "--path", "/health"]
 ENTRYPOINT ["sdgate", "serve", "--listen"]

@@ -56,6 +56,31 @@ pub enum Command {
     Openapi,
     /// Print the effective `serve` configuration (secrets redacted) as JSON and exit.
     Config(Box<ServeArgs>),
+    /// Ask a running server on this host for /health or /ready, with the --api-auth credentials:
+    /// exit 0 on 200, 1 otherwise. Container health checks and Kubernetes exec probes use it, so
+    /// auth can cover every route, the probes included.
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Clone, Args, Serialize)]
+pub struct ProbeArgs {
+    /// The path to ask for.
+    #[arg(long, default_value = "/health")]
+    pub path: String,
+    /// The server's port.
+    #[arg(long, env = "SDGATE_PORT", default_value_t = 7860)]
+    pub port: u16,
+    /// Credentials (the first pair is sent).
+    #[arg(
+        long,
+        env = "SDGATE_API_AUTH",
+        hide_env_values = true,
+        value_name = "USER:PASS[,...]"
+    )]
+    pub api_auth: Option<Credentials>,
+    /// Seconds before giving up.
+    #[arg(long, default_value_t = 5)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Clone, Args, Serialize)]

@@ -31,6 +31,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Openapi => write_stdout(&sdgate::api::openapi_json()),
+        Command::Probe(args) => match sdgate::api::probe::status(&args) {
+            Ok(200) => Ok(()),
+            Ok(code) => Err(anyhow::anyhow!("{} answered {code}", args.path)),
+            Err(e) => Err(anyhow::anyhow!(e)),
+        },
         Command::Config(args) => serde_json::to_string_pretty(&*args)
             .map_err(anyhow::Error::from)
             .and_then(|s| write_stdout(&format!("{s}\n"))),

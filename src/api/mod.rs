@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod options;
 pub mod page;
+pub mod probe;
 pub mod requests;
 pub mod responses;
 pub mod sdapi_control;
