@@ -13,7 +13,7 @@ const TOL: f32 = 1e-5;
 fn engine() -> Engine {
     load_ort();
     let folder = ModelFolder::open(&tiny_model_dir()).unwrap();
-    Engine::load(folder, &ProviderOptions::default()).unwrap()
+    Engine::load(folder, &test_provider()).unwrap()
 }
 
 fn check(name: &str, got: ndarray::ArrayD<f32>, want: ndarray::ArrayD<f32>) {

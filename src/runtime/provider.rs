@@ -127,5 +127,7 @@ impl ProviderOptions {
             .with_arena_extend_strategy(ep::ArenaExtendStrategy::SameAsRequested)
             .with_conv_algorithm_search(ep::cuda::ConvAlgorithmSearch::Exhaustive)
             .with_cuda_graph(self.cuda_graph)
+            // fp32 graphs are for exactness (fp16 graphs are the fast path): no TF32 rounding.
+            .with_tf32(false)
     }
 }

@@ -13,8 +13,24 @@ use std::path::{Path, PathBuf};
 
 use ndarray::ArrayD;
 
+/// The repository (SDGATE_REPO overrides the build-time path, for test binaries run elsewhere,
+/// e.g. on the GPU machine).
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("SDGATE_REPO").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
+/// The provider the tests run on: CPU, or CUDA with SDGATE_TEST_PROVIDER=cuda (GPU machine).
+pub fn test_provider() -> sdgate::runtime::ProviderOptions {
+    use sdgate::runtime::{ProviderKind, ProviderOptions};
+    match std::env::var("SDGATE_TEST_PROVIDER").as_deref() {
+        Ok("cuda") => ProviderOptions {
+            kind: ProviderKind::Cuda,
+            io_binding: true,
+            cuda_graph: std::env::var("SDGATE_TEST_CUDA_GRAPH").is_ok_and(|v| v == "1"),
+            ..ProviderOptions::default()
+        },
+        _ => ProviderOptions::default(),
+    }
 }
 
 pub fn tiny_model_dir() -> PathBuf {

@@ -43,7 +43,7 @@ pub fn start_pool_with(max_jobs: usize, queue: usize, pipeline: Arc<Pipeline>) -
                 device: "cpu".into(),
                 provider: ProviderOptions {
                     intra_threads: 1,
-                    ..ProviderOptions::default()
+                    ..super::test_provider()
                 },
                 max_jobs,
                 max_rows: 64,
@@ -103,6 +103,9 @@ pub fn real_state(max_jobs: usize, pipeline: Arc<Pipeline>) -> sdgate::api::AppS
         .unwrap(),
     );
     let pool = start_pool_with(max_jobs, 16, pipeline.clone());
-    let settings = ApiSettings { poll_interval: std::time::Duration::from_millis(10), ..ApiSettings::default() };
+    let settings = ApiSettings {
+        poll_interval: std::time::Duration::from_millis(10),
+        ..ApiSettings::default()
+    };
     AppState::new(pool, registry, Arc::new(sdgate::jobs::Metrics::new()), settings).with_pipeline(pipeline)
 }
