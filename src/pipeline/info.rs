@@ -26,8 +26,15 @@ pub fn infotext(task: &JobTask, index: usize, width: usize, height: usize) -> St
     let mut extra: Vec<(String, Option<InfoValue>)> = Vec::new();
     let mut denoising = None;
     match &j.mode {
-        Mode::Img2Img { denoising_strength, .. } => {
+        Mode::Img2Img {
+            denoising_strength,
+            initial_noise_multiplier,
+            ..
+        } => {
             denoising = Some(f64::from(*denoising_strength));
+            if let Some(m) = initial_noise_multiplier.filter(|m| *m != 1.0) {
+                extra.push(("Noise multiplier".into(), Some(InfoValue::Float(f64::from(m)))));
+            }
             if let Some(state) = task.img2img_state() {
                 extra.extend(state.extra_params.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
             }

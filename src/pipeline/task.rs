@@ -252,7 +252,19 @@ impl JobTask {
     ) -> Result<PassState, PipelineError> {
         let plan = spec.plan(&self.ctx.schedule, pass, &ScheduleOptions::default())?;
         let mut rng = self.rng(width, height)?;
-        let noise = rng.next_noise();
+        let mut noise = rng.next_noise();
+        // img2img's initial_noise_multiplier scales the starting noise (the WebUI's "Noise multiplier").
+        if let (
+            PassKind::First,
+            Mode::Img2Img {
+                initial_noise_multiplier: Some(m),
+                ..
+            },
+        ) = (kind, &self.job.mode)
+            && *m != 1.0
+        {
+            noise *= *m;
+        }
         let r = self.batch_range();
         let sde = match (spec.info().brownian_noise, plan.brownian_range()) {
             (true, Some((min, max))) => {
