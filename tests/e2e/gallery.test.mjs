@@ -57,6 +57,13 @@ before(async () => {
     httpCredentials: AUTH ? { username: user, password: pass.join(':') } : undefined,
   });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+  // A live preview at every step, so that even a fast machine shows one while the job runs.
+  const opts = await apiJson('/sdapi/v1/options', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ show_progress_every_n_steps: 1 }),
+  });
+  assert.equal(opts.status, 200);
   page = context.pages()[0] || (await context.newPage());
   page.setDefaultTimeout(20_000);
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
@@ -100,7 +107,7 @@ test('generate from the form: the queue shows progress and a preview, then the i
   await form.locator('textarea[name=prompt]').fill(FOX);
   await form.locator('textarea[name=negative_prompt]').fill('blurry');
   await form.locator('select[name=sampler_name]').selectOption('Euler a');
-  await form.locator('input[name=steps]').fill('20');
+  await form.locator('input[name=steps]').fill('30');
   await form.locator('input[name=width]').fill('64');
   await form.locator('input[name=height]').fill('64');
   await form.locator('input[name=seed]').fill('1234');
@@ -156,7 +163,7 @@ test('the detail view shows the whole infotext; copy and download work', async (
   const dialog = page.locator('#detail');
   await dialog.waitFor({ state: 'visible' });
   const info = await page.textContent('#detail-infotext');
-  assert.ok(info.startsWith(`${FOX}\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a`), info);
+  assert.ok(info.startsWith(`${FOX}\nNegative prompt: blurry\nSteps: 30, Sampler: Euler a`), info);
   assert.match(info, /Seed: 123[45], Size: 64x64, Model hash: [0-9a-f]{10}, Model: tiny/);
   assert.match(await page.textContent('#detail-meta'), /Euler a/);
   await page.waitForFunction(() => {
