@@ -132,6 +132,10 @@ pub struct ServerArgs {
     /// Folder for generated images (default: <data-dir>/outputs).
     #[arg(long, env = "SDGATE_OUTPUTS_DIR")]
     pub outputs_dir: Option<PathBuf>,
+    /// Save only the images of requests that set `save_images: true` (the WebUI API's behaviour).
+    /// Without it every generated image is saved to the outputs folder and shown in the gallery.
+    #[arg(long, env = "SDGATE_NO_SAVE")]
+    pub no_save: bool,
     /// Seconds to wait for running jobs after SIGTERM/SIGINT before stopping anyway.
     #[arg(long, env = "SDGATE_SHUTDOWN_TIMEOUT", default_value_t = 120)]
     pub shutdown_timeout: u64,

@@ -15,6 +15,7 @@ use sdgate::runtime::pool::{DevicePool, PoolConfig, Warmup, WorkerWarmup};
 use sdgate::runtime::provider::TensorRtOptions;
 use sdgate::runtime::worker::{Observer, WorkerConfig, WorkerEvent};
 use sdgate::runtime::{ProviderKind, ProviderOptions};
+use sdgate::store::{GalleryStore, SavePolicy, StoreConfig};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -91,8 +92,21 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let pipeline = Pipeline::new(embeddings);
     let backend = start_backend(&args, &registry, &metrics, &pipeline)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let mut store_config = StoreConfig::new(&args.server.data_dir, &args.server.outputs_dir());
+    if args.server.no_save {
+        store_config.policy = SavePolicy::OnRequest;
+    }
+    let gallery = GalleryStore::open(store_config).with_context(|| {
+        format!(
+            "opening the gallery (outputs in {}, index in {}): the folders must be writable",
+            args.server.outputs_dir().display(),
+            args.server.data_dir.display()
+        )
+    })?;
     rt.block_on(async {
-        let state = AppState::new(backend, registry, metrics, ApiSettings::from_args(&args)).with_pipeline(pipeline);
+        let state = AppState::new(backend, registry, metrics, ApiSettings::from_args(&args))
+            .with_pipeline(pipeline)
+            .with_gallery(gallery);
         sdgate::api::serve(ServeContext {
             state,
             bind: (args.server.bind_addr(), args.server.port),

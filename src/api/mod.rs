@@ -9,6 +9,8 @@ pub mod catalog;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod gallery;
+pub mod gallery_assets;
 pub mod health;
 pub mod jobs_api;
 pub mod lenient;
@@ -44,6 +46,7 @@ use crate::config::{Credentials, ServeArgs};
 use crate::jobs::{DEFAULT_POLL_INTERVAL, JobManager, MemoryJobStore, Metrics, Retention};
 use crate::models::ModelRegistry;
 use crate::runtime::backend::Backend;
+use crate::store::{GalleryStore, StoreSink};
 
 /// What the HTTP layer needs from the configuration.
 #[derive(Debug, Clone)]
@@ -141,6 +144,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub settings: Arc<ApiSettings>,
     pub auth: Arc<auth::AuthTable>,
+    /// The output store behind the gallery (None: images are not saved and /v1/gallery answers 404).
+    pub gallery: Option<Arc<GalleryStore>>,
     draining: Arc<AtomicBool>,
     /// The generation pipeline (textual-inversion embeddings); `None` with a fake backend.
     pub pipeline: Option<Arc<crate::pipeline::Pipeline>>,
@@ -163,6 +168,7 @@ impl AppState {
             metrics,
             auth: Arc::new(auth::AuthTable::new(settings.auth.as_ref(), settings.public_probes)),
             settings: Arc::new(settings),
+            gallery: None,
             draining: Arc::new(AtomicBool::new(false)),
             pipeline: None,
         }
@@ -171,6 +177,13 @@ impl AppState {
     /// Attach the generation pipeline (embeddings listing and refresh).
     pub fn with_pipeline(mut self, pipeline: Arc<crate::pipeline::Pipeline>) -> Self {
         self.pipeline = Some(pipeline);
+        self
+    }
+
+    /// Save finished jobs' images into this store and serve it as the gallery.
+    pub fn with_gallery(mut self, store: Arc<GalleryStore>) -> Self {
+        self.jobs.set_output_sink(Arc::new(StoreSink(store.clone())));
+        self.gallery = Some(store);
         self
     }
 
@@ -206,6 +219,10 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(health::ready)
         .service(health::metrics)
         .service(page::index)
+        .service(page::gallery)
+        .service(page::page_asset)
+        .service(page::page_languages)
+        .service(page::page_locale)
         .service(sdapi_generate::txt2img)
         .service(sdapi_generate::img2img)
         .service(sdapi_control::progress)
@@ -242,7 +259,14 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(jobs_api::cancel_job)
         .service(jobs_api::job_preview)
         .service(jobs_api::job_image)
-        .service(events::job_events);
+        .service(events::job_events)
+        .service(gallery::list_images)
+        .service(gallery::facets)
+        .service(gallery::reconcile)
+        .service(gallery::get_image)
+        .service(gallery::image_file)
+        .service(gallery::image_thumb)
+        .service(gallery::delete_image);
 }
 
 /// The OpenAPI document (what /openapi.json serves and `sdgate openapi` prints).

@@ -20,6 +20,7 @@ use super::error::{ErrorBody, FieldError};
     tags(
         (name = "sdapi", description = "The WebUI-compatible API"),
         (name = "jobs", description = "The native job API"),
+        (name = "gallery", description = "The saved images: list, search, files, thumbnails, delete"),
         (name = "health", description = "Probes and metrics"),
         (name = "page", description = "The HTML page"),
     ),

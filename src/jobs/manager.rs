@@ -6,18 +6,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use parking_lot::Mutex;
+use futures_util::future::BoxFuture;
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::{oneshot, watch};
 
 use super::JobError;
 use super::metrics::Metrics;
 use super::record::{JobId, JobMeta, JobProgress, JobRecord, JobState};
 use super::store::{JobPage, JobQuery, JobStore};
-use crate::pipeline::{GenerationJob, JobControl, PipelineError};
+use crate::pipeline::{GenerationJob, GenerationOutput, JobControl, PipelineError};
 use crate::runtime::backend::{Backend, JobResult, SubmitError};
 
 /// How often a job's progress is copied from its control into the store and event channel.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long a job's end waits for its images to be saved before it is reported anyway.
+const SAVE_WAIT: Duration = Duration::from_secs(60);
+
+/// Where a finished job's images go (the gallery's output store). Called on the async runtime, so
+/// `save` must not block: it returns a future, and the job is reported ended once it resolves (so a
+/// client told "done" finds the images saved). Errors are the sink's to log.
+pub trait OutputSink: Send + Sync {
+    fn save(&self, job: &JobRecord, output: &Arc<GenerationOutput>) -> BoxFuture<'static, ()>;
+}
 
 struct LiveJob {
     id: JobId,
@@ -41,6 +52,7 @@ pub struct JobManager {
     live: Mutex<Vec<LiveJob>>,
     accepting: AtomicBool,
     poll: Duration,
+    sink: RwLock<Option<Arc<dyn OutputSink>>>,
 }
 
 impl JobManager {
@@ -57,7 +69,13 @@ impl JobManager {
             live: Mutex::new(Vec::new()),
             accepting: AtomicBool::new(true),
             poll: poll.max(Duration::from_millis(5)),
+            sink: RwLock::new(None),
         })
+    }
+
+    /// Save the images of every job that ends with some from now on.
+    pub fn set_output_sink(&self, sink: Arc<dyn OutputSink>) {
+        *self.sink.write() = Some(sink);
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -198,6 +216,15 @@ impl JobManager {
                 _ = tick.tick() => self.refresh(id, &control, &events, &mut last_preview),
             }
         };
+        let result = result.map(|r| r.map(Arc::new));
+        let sink = self.sink.read().clone();
+        if let (Some(sink), Ok(Ok(out))) = (sink, &result)
+            && !out.images.is_empty()
+            && let Some(rec) = self.store.get(id)
+            && tokio::time::timeout(SAVE_WAIT, sink.save(&rec, out)).await.is_err()
+        {
+            tracing::error!(job = %id, "saving the images took over {} s: reporting the job ended", SAVE_WAIT.as_secs());
+        }
         self.finish(id, &control, result, &events);
     }
 
@@ -241,11 +268,11 @@ impl JobManager {
         &self,
         id: JobId,
         control: &JobControl,
-        result: Result<JobResult, oneshot::error::RecvError>,
+        result: Result<Result<Arc<GenerationOutput>, PipelineError>, oneshot::error::RecvError>,
         events: &watch::Sender<JobRecord>,
     ) {
         let (output, error) = match result {
-            Ok(Ok(out)) => (Some(Arc::new(out)), None),
+            Ok(Ok(out)) => (Some(out), None),
             Ok(Err(e)) => (None, Some(Arc::new(e))),
             Err(_) => (None, Some(Arc::new(PipelineError::WorkerGone))),
         };

@@ -6,7 +6,7 @@ pub mod metrics;
 pub mod record;
 pub mod store;
 
-pub use manager::{ActiveJob, DEFAULT_POLL_INTERVAL, JobManager, JobTicket};
+pub use manager::{ActiveJob, DEFAULT_POLL_INTERVAL, JobManager, JobTicket, OutputSink};
 pub use metrics::Metrics;
 pub use record::{JobId, JobKind, JobMeta, JobOrigin, JobProgress, JobRecord, JobState};
 pub use store::{JobPage, JobQuery, JobStore, MemoryJobStore, Retention};
