@@ -103,7 +103,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.server.data_dir.display()
         )
     })?;
-    rt.block_on(async {
+    let pool = backend.clone();
+    let served = rt.block_on(async {
         let state = AppState::new(backend, registry, metrics, ApiSettings::from_args(&args))
             .with_pipeline(pipeline)
             .with_gallery(gallery);
@@ -114,7 +115,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             shutdown_timeout: Duration::from_secs(args.server.shutdown_timeout),
         })
         .await
-    })?;
+    });
+    // The HTTP server has drained; now the device workers finish and are joined before exit.
+    tracing::info!("shutdown: stopping the device workers");
+    pool.shutdown();
+    served?;
     Ok(())
 }
 

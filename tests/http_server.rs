@@ -149,9 +149,10 @@ fn sigterm_drains_and_exits() {
         assert!(start.elapsed() < Duration::from_secs(20), "the server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    // No device pool in this build: not ready, and generation is 503 (with credentials).
+    // SIGTERM while the device worker may still be warming up (inside ONNX Runtime): the worker
+    // is joined before the process exits, so the exit is clean.
     let r = client.get(format!("http://127.0.0.1:{port}/ready")).send().unwrap();
-    assert_eq!(r.status(), 503);
+    assert!(r.status() == 503 || r.status() == 200, "{}", r.status());
     let r = client
         .get(format!("http://127.0.0.1:{port}/sdapi/v1/options"))
         .send()

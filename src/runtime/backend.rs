@@ -48,4 +48,8 @@ pub trait Backend: Send + Sync + 'static {
     fn drain(&self);
     /// Jobs queued or running.
     fn in_flight(&self) -> usize;
+    /// Stop for good: refuse new jobs, let the device workers finish what they hold, join them.
+    fn shutdown(&self) {
+        self.drain();
+    }
 }

@@ -54,7 +54,7 @@ pub struct PoolConfig {
 
 struct WorkerHandle {
     status: Arc<Mutex<DeviceStatus>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 pub struct DevicePool {
@@ -109,7 +109,7 @@ impl DevicePool {
                 .expect("spawning a device worker thread");
             workers.push(WorkerHandle {
                 status,
-                thread: Some(thread),
+                thread: Mutex::new(Some(thread)),
             });
         }
         Arc::new(Self {
@@ -127,17 +127,6 @@ impl DevicePool {
     pub fn observe_job_secs(&self, secs: f64) {
         let mut m = self.mean_job_secs.lock();
         *m = 0.8 * *m + 0.2 * secs;
-    }
-
-    /// Close the queue and wait for the workers to finish what they hold.
-    pub fn shutdown(&mut self) {
-        self.drain();
-        self.tx.lock().take();
-        for w in &mut self.workers {
-            if let Some(t) = w.thread.take() {
-                let _ = t.join();
-            }
-        }
     }
 }
 
@@ -222,5 +211,17 @@ impl Backend for DevicePool {
 
     fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Close the queue and join the workers once they have finished what they hold (a warm-up
+    /// included): no thread may still be inside ONNX Runtime when the process exits.
+    fn shutdown(&self) {
+        self.drain();
+        self.tx.lock().take();
+        for w in &self.workers {
+            if let Some(t) = w.thread.lock().take() {
+                let _ = t.join();
+            }
+        }
     }
 }
