@@ -56,6 +56,8 @@ pub enum Command {
     Openapi,
     /// Print the effective `serve` configuration (secrets redacted) as JSON and exit.
     Config(Box<ServeArgs>),
+    /// Measure UNet step latency, end-to-end latency and HTTP throughput (benches/README.md).
+    Bench(Box<crate::bench::BenchArgs>),
 }
 
 #[derive(Debug, Clone, Args, Serialize)]
