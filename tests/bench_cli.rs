@@ -112,6 +112,7 @@ fn a_short_bench_writes_the_report() {
         "txt2img does not encode"
     );
     assert_eq!(e["total_ms_samples"].as_array().unwrap().len(), 2);
+    assert_eq!(e["ort_ms_samples"].as_array().unwrap().len(), 2);
 
     let h = &r["http"];
     let runs = h["runs"].as_array().unwrap();

@@ -126,5 +126,6 @@ pub fn run(
         outside_ms: summary(&outside)?,
         gateway_overhead: summary(&overhead)?,
         total_ms_samples: total,
+        ort_ms_samples: ort,
     })
 }

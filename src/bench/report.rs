@@ -114,6 +114,8 @@ pub struct E2e {
     /// outside / total, per job (the "gateway overhead").
     pub gateway_overhead: Summary,
     pub total_ms_samples: Vec<f64>,
+    /// In ONNX Runtime, per job, in the order of `total_ms_samples`.
+    pub ort_ms_samples: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
