@@ -2,8 +2,10 @@
 //! device pool, as `sdgate serve` runs it) bound to a free local port, with N concurrent clients.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+
+use parking_lot::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::client::post_json;
@@ -137,6 +139,40 @@ fn one(addr: SocketAddr, body: &[u8]) -> Result<(f64, usize), String> {
     Ok((latency, images))
 }
 
+/// The start line: clients report ready after their warm-up, then wait for the word (go or abort).
+#[derive(Default)]
+struct Gate {
+    state: Mutex<(usize, Option<bool>)>,
+    cv: Condvar,
+}
+
+impl Gate {
+    /// A client is ready; returns whether to run (false: abort).
+    fn ready_and_wait(&self) -> bool {
+        let mut g = self.state.lock();
+        g.0 += 1;
+        self.cv.notify_all();
+        loop {
+            if let Some(go) = g.1 {
+                return go;
+            }
+            self.cv.wait(&mut g);
+        }
+    }
+
+    fn wait_for(&self, clients: usize) {
+        let mut g = self.state.lock();
+        while g.0 < clients {
+            self.cv.wait(&mut g);
+        }
+    }
+
+    fn open(&self, go: bool) {
+        self.state.lock().1 = Some(go);
+        self.cv.notify_all();
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     latencies: Vec<f64>,
@@ -155,13 +191,13 @@ pub fn measure(
     max_batch: usize,
 ) -> Result<HttpRun, BenchError> {
     let tally = Arc::new(Mutex::new(Tally::default()));
-    let barrier = Arc::new(Barrier::new(clients + 1));
+    let gate = Arc::new(Gate::default());
     let issued = Arc::new(AtomicUsize::new(0));
     let limit = args.http_requests;
     let duration = Duration::from_secs_f64(args.http_secs);
     let mut threads = Vec::new();
     for c in 0..clients {
-        let (tally, barrier, issued) = (tally.clone(), barrier.clone(), issued.clone());
+        let (tally, my_gate, issued) = (tally.clone(), gate.clone(), issued.clone());
         let warm_body = request_body(args, size, 1_000_000 + c as u64);
         let args = args.clone();
         let t = std::thread::Builder::new()
@@ -174,9 +210,11 @@ pub fn measure(
                         break;
                     }
                 }
-                barrier.wait();
+                if !my_gate.ready_and_wait() {
+                    return;
+                }
                 if let Some(e) = warm_err {
-                    let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut t = tally.lock();
                     t.errors += 1;
                     t.first_error.get_or_insert(format!("warm-up: {e}"));
                     return;
@@ -192,7 +230,7 @@ pub fn measure(
                     let body = request_body(&args, size, n as u64);
                     let r = one(addr, &body);
                     let finished_in_time = limit.is_some() || Instant::now() <= deadline;
-                    let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut t = tally.lock();
                     match r {
                         Ok((lat, images)) if finished_in_time => {
                             t.latencies.push(lat);
@@ -207,17 +245,27 @@ pub fn measure(
                     }
                 }
             })
-            .map_err(BenchError::io("starting a client thread"))?;
-        threads.push(t);
+            .map_err(BenchError::io("starting a client thread"));
+        match t {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                gate.open(false);
+                for t in threads {
+                    let _ = t.join();
+                }
+                return Err(e);
+            }
+        }
     }
     // Every client has done its warm-up: the clock starts for all at once.
-    barrier.wait();
+    gate.wait_for(clients);
+    gate.open(true);
     let started = Instant::now();
     for t in threads {
         let _ = t.join();
     }
     let wall = started.elapsed().as_secs_f64();
-    let t = std::mem::take(&mut *tally.lock().unwrap_or_else(|p| p.into_inner()));
+    let t = std::mem::take(&mut *tally.lock());
     // Duration mode counts what finished within the window; count mode, until the last answer.
     let seconds = if limit.is_some() {
         wall
