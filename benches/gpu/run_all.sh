@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # All GPU measurements in one command (fits the GPU machine's 10-minute command limit with the defaults).
 #
-#   bash benches/gpu/run_all.sh --fp16 /tmp/sd15-fp16 --fp32 /tmp/sd15-fp32 --sdgate .bin/sdgate [--out DIR]
+#   bash benches/gpu/run_all.sh --fp16 /tmp/sd15-fp16 --fp32 /tmp/sd15-fp32 --sdgate .gpu/bin/sdgate [--out DIR]
 #                               [--device-id N] [--only LIST] [--skip LIST] [--quick] [--budget SECS]
 #
 # Parts (each skippable, each under its own time limit, and all under --budget, default 570 s):
 #   sdgate-fp16   sdgate bench, CUDA, the fp16 fused folder: UNet by batch, e2e, HTTP 1/4/16 clients  (≤ 220 s)
 #   sdgate-fp32   sdgate bench, CUDA, the fp32 plain folder: UNet by batch, e2e                        (≤ 90 s)
 #   torch         baseline_torch.py: diffusers + torch fp16 eager (SDPA), UNet by batch, pipeline     (≤ 110 s)
-#   ortpy         baseline_ort_python.py on the fp16 folder: IoBinding UNet by batch (+ NumPy in/out) (≤ 70 s)
-#   ortpy-graph   the same with enable_cuda_graph (one session per batch size; rows 2,8,16)            (≤ 60 s)
+#   ortpy         baseline_ort_python.py on the fp16 folder: IoBinding UNet by batch (+ NumPy in/out),
+#                 and the txt2img loop from Python (ortloop.py)                                       (≤ 80 s)
+#   ortpy-graph   the same UNet with enable_cuda_graph (one session per batch size; rows 2,8,16)      (≤ 55 s)
 #   torch-compile baseline_torch.py --compile for batch 2 only; NOT in the default set (about 2-4 min:
 #                 run it alone: --only torch-compile)
 # Results: $OUT/*.json (schema sdgate-bench/1), $OUT/*.md, $OUT/REPORT-all.md, logs in $OUT/logs/.
@@ -146,12 +147,12 @@ if wanted torch 1; then
     --runs $T_RUNS --unet-tflop-per-row $TFLOP_ROW --budget-secs 20 --out "$OUTDIR" --tag cuda-fp16
 fi
 if wanted ortpy 1 && need_dir ortpy "$FP16"; then
-  run_part ortpy 70 env PYTHONPATH="$ORTPY_PATH${PYTHONPATH:+:$PYTHONPATH}" $PY benches/gpu/baseline_ort_python.py \
+  run_part ortpy 80 env PYTHONPATH="$ORTPY_PATH${PYTHONPATH:+:$PYTHONPATH}" $PY benches/gpu/baseline_ort_python.py \
     "$FP16" --provider cuda --device-id "$DEV" --iters $T_ITERS --unet-tflop-per-row $TFLOP_ROW --budget-secs 15 \
-    --out "$OUTDIR"
+    --e2e --runs $T_RUNS --out "$OUTDIR"
 fi
 if wanted ortpy-graph 1 && need_dir ortpy-graph "$FP16"; then
-  run_part ortpy-graph 60 env PYTHONPATH="$ORTPY_PATH${PYTHONPATH:+:$PYTHONPATH}" $PY benches/gpu/baseline_ort_python.py \
+  run_part ortpy-graph 55 env PYTHONPATH="$ORTPY_PATH${PYTHONPATH:+:$PYTHONPATH}" $PY benches/gpu/baseline_ort_python.py \
     "$FP16" --provider cuda --device-id "$DEV" --cuda-graph --rows 2,8,16 --iters $T_ITERS \
     --unet-tflop-per-row $TFLOP_ROW --budget-secs 10 --out "$OUTDIR"
 fi
