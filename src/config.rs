@@ -56,6 +56,8 @@ pub enum Command {
     Openapi,
     /// Print the effective `serve` configuration (secrets redacted) as JSON and exit.
     Config(Box<ServeArgs>),
+    /// Measure UNet step latency, end-to-end latency and HTTP throughput (benches/README.md).
+    Bench(Box<crate::bench::BenchArgs>),
     /// Ask a running server on this host for /health or /ready, with the --api-auth credentials:
     /// exit 0 on 200, 1 otherwise. Container health checks and Kubernetes exec probes use it, so
     /// auth can cover every route, the probes included.

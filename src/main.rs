@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Config(args) => serde_json::to_string_pretty(&*args)
             .map_err(anyhow::Error::from)
             .and_then(|s| write_stdout(&format!("{s}\n"))),
+        Command::Bench(args) => bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,6 +49,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `sdgate bench`: run, write the report, print a short table and where the files are.
+fn bench(args: &sdgate::bench::BenchArgs) -> anyhow::Result<()> {
+    let (report, written) = sdgate::bench::run(args, std::env::args().collect())?;
+    write_stdout(&format!(
+        "{}results: {} and {} (appended to {})\n",
+        report.short_table(),
+        written.json.display(),
+        written.markdown.display(),
+        written.appended.display()
+    ))
 }
 
 /// Print without panicking when the reader has gone (`sdgate openapi | head`).

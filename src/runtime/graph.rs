@@ -1,6 +1,8 @@
 //! One ONNX graph in one session, with the model folder's I/O contract checked at load.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use half::f16;
 use ndarray::{ArrayD, IxDyn};
@@ -35,6 +37,8 @@ pub enum Kind {
 
 pub struct GraphSession {
     pub name: &'static str,
+    /// This graph's slot in the process-wide [`graph_times`] clock.
+    slot: Option<usize>,
     session: Session,
     precision: Precision,
     /// The contract's inputs with their kinds, checked against the graph at load.
@@ -85,6 +89,7 @@ impl GraphSession {
         })?;
         let me = Self {
             name,
+            slot: GRAPH_NAMES.iter().position(|n| *n == name),
             precision: graph.precision,
             inputs: vec![],
             outputs: vec![],
@@ -186,6 +191,7 @@ impl GraphSession {
     /// Run the graph; returns the contract's outputs, in order, as f32.
     pub fn run(&mut self, inputs: Vec<(&'static str, Input)>) -> Result<Vec<ArrayD<f32>>, RuntimeError> {
         let name = self.name;
+        let called = Instant::now();
         let err = |e: ort::Error| RuntimeError::Run {
             graph: name,
             message: e.to_string(),
@@ -214,7 +220,9 @@ impl GraphSession {
             };
             values.push((n.into(), v.into()));
         }
+        let ran = Instant::now();
         let outputs = self.session.run(values).map_err(err)?;
+        let ort_time = ran.elapsed();
         let mut out = Vec::with_capacity(self.outputs.len());
         for o in &self.outputs {
             let value = &outputs[o.as_str()];
@@ -227,6 +235,68 @@ impl GraphSession {
                 message: e.to_string(),
             })?);
         }
+        record(self.slot, ort_time, called.elapsed());
         Ok(out)
     }
+}
+
+/// Time spent per graph since the process started, summed over every session of that graph (all
+/// devices). `sdgate bench` reads it to split a job's time between ONNX Runtime and everything else.
+/// Cost: two clock reads and three relaxed atomic adds per graph run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GraphTime {
+    /// Completed runs.
+    pub calls: u64,
+    /// Nanoseconds inside `Session::run`: ONNX Runtime, including its host↔device copies.
+    pub ort_ns: u64,
+    /// Nanoseconds in [`GraphSession::run`]: `ort_ns` plus building the input tensors (f32 → f16 for
+    /// fp16 graphs) and copying the outputs out (f16 → f32).
+    pub call_ns: u64,
+}
+
+impl GraphTime {
+    /// What was added between `earlier` and `self`.
+    pub fn since(self, earlier: GraphTime) -> GraphTime {
+        GraphTime {
+            calls: self.calls.saturating_sub(earlier.calls),
+            ort_ns: self.ort_ns.saturating_sub(earlier.ort_ns),
+            call_ns: self.call_ns.saturating_sub(earlier.call_ns),
+        }
+    }
+}
+
+/// The graphs of an engine, in the order of [`graph_times`].
+pub const GRAPH_NAMES: [&str; 4] = ["text_encoder", "unet", "vae_encoder", "vae_decoder"];
+
+struct Counter {
+    calls: AtomicU64,
+    ort_ns: AtomicU64,
+    call_ns: AtomicU64,
+}
+
+static CLOCK: [Counter; 4] = [const {
+    Counter {
+        calls: AtomicU64::new(0),
+        ort_ns: AtomicU64::new(0),
+        call_ns: AtomicU64::new(0),
+    }
+}; 4];
+
+/// The cumulative time of each graph of [`GRAPH_NAMES`], in that order.
+pub fn graph_times() -> [GraphTime; 4] {
+    std::array::from_fn(|i| GraphTime {
+        calls: CLOCK[i].calls.load(Ordering::Relaxed),
+        ort_ns: CLOCK[i].ort_ns.load(Ordering::Relaxed),
+        call_ns: CLOCK[i].call_ns.load(Ordering::Relaxed),
+    })
+}
+
+fn record(slot: Option<usize>, ort: Duration, call: Duration) {
+    let Some(c) = slot.and_then(|i| CLOCK.get(i)) else {
+        return;
+    };
+    let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    c.calls.fetch_add(1, Ordering::Relaxed);
+    c.ort_ns.fetch_add(ns(ort), Ordering::Relaxed);
+    c.call_ns.fetch_add(ns(call), Ordering::Relaxed);
 }
