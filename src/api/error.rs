@@ -132,6 +132,9 @@ impl ApiError {
                 | PipelineError::Sampler(SamplerError::UnknownSampler { .. })
                 | PipelineError::Sampler(SamplerError::UnknownSchedule { .. }) => VALIDATION,
                 PipelineError::Runtime(RuntimeError::Model(ModelError::UnknownModel { .. })) => VALIDATION,
+                PipelineError::Runtime(RuntimeError::OutOfMemory { .. }) => {
+                    (S::SERVICE_UNAVAILABLE, "OutOfMemory", "out_of_memory")
+                }
                 PipelineError::WorkerGone => UNAVAILABLE,
                 PipelineError::Sampler(_) | PipelineError::Runtime(_) | PipelineError::Internal(_) => {
                     (S::INTERNAL_SERVER_ERROR, "GenerationError", "generation_failed")

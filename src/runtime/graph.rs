@@ -185,17 +185,14 @@ impl GraphSession {
                 out_shape,
                 self.precision,
             )
-            .map_err(|message| RuntimeError::Run { graph: name, message })
+            .map_err(|message| RuntimeError::run(name, message))
     }
 
     /// Run the graph; returns the contract's outputs, in order, as f32.
     pub fn run(&mut self, inputs: Vec<(&'static str, Input)>) -> Result<Vec<ArrayD<f32>>, RuntimeError> {
         let name = self.name;
         let called = Instant::now();
-        let err = |e: ort::Error| RuntimeError::Run {
-            graph: name,
-            message: e.to_string(),
-        };
+        let err = |e: ort::Error| RuntimeError::run(name, e.to_string());
         let mut values: Vec<(std::borrow::Cow<'static, str>, ort::session::SessionInputValue<'static>)> =
             Vec::with_capacity(inputs.len());
         for (n, input) in inputs {

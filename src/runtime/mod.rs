@@ -34,4 +34,18 @@ pub enum RuntimeError {
     Contract { graph: &'static str, message: String },
     #[error("running the {graph} graph failed: {message}")]
     Run { graph: &'static str, message: String },
+    #[error("the device ran out of memory in the {graph} graph (try a smaller size or batch): {message}")]
+    OutOfMemory { graph: &'static str, message: String },
+}
+
+impl RuntimeError {
+    /// A failed run, classified: allocation failures become [`RuntimeError::OutOfMemory`].
+    pub fn run(graph: &'static str, message: String) -> Self {
+        let m = message.to_ascii_lowercase();
+        if m.contains("out of memory") || m.contains("failed to allocate memory") || m.contains("bfcarena") {
+            RuntimeError::OutOfMemory { graph, message }
+        } else {
+            RuntimeError::Run { graph, message }
+        }
+    }
 }

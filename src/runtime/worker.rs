@@ -215,7 +215,7 @@ impl Worker {
                         self.status.lock().last_error = Some(e.to_string());
                         for (i, _) in ids {
                             if !done[i] {
-                                self.tasks[i].fail(PipelineError::Internal(e.to_string()));
+                                self.tasks[i].fail(share_error(&e));
                                 done[i] = true;
                             }
                         }
@@ -316,6 +316,19 @@ fn run_merged(
             part
         })
         .collect())
+}
+
+/// The same failure for each job of a merged call (out-of-memory stays recognisable).
+fn share_error(e: &PipelineError) -> PipelineError {
+    match e {
+        PipelineError::Runtime(super::RuntimeError::OutOfMemory { graph, message }) => {
+            PipelineError::Runtime(super::RuntimeError::OutOfMemory {
+                graph,
+                message: message.clone(),
+            })
+        }
+        other => PipelineError::Internal(other.to_string()),
+    }
 }
 
 pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
