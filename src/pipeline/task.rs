@@ -530,8 +530,10 @@ impl JobTask {
                 None => img,
             };
             let infotext = info::infotext(self, index, width, height);
-            let png = crate::images::encode_png_with_infotext(&img, Some(&infotext))
-                .map_err(|e| PipelineError::Image(e.to_string()))?;
+            // Fast deflate: the worker thread encodes while other jobs wait for their UNet step.
+            let png =
+                crate::images::encode_png(&img, &[("parameters", &infotext)], crate::images::PngCompression::Fast)
+                    .map_err(|e| PipelineError::Image(e.to_string()))?;
             let latents = self
                 .job
                 .output

@@ -44,8 +44,9 @@ impl Engine {
     /// Create the sessions, falling back along TensorRT → CUDA → CPU only when `opts.fallback` is set.
     pub fn load(folder: ModelFolder, opts: &ProviderOptions) -> Result<Self, RuntimeError> {
         let mut kind = opts.kind;
+        let mut opts = std::borrow::Cow::Borrowed(opts);
         loop {
-            match Self::load_on(&folder, opts, kind) {
+            match Self::load_on(&folder, &opts, kind) {
                 Ok(parts) => {
                     let [text_encoder, mut unet, vae_encoder, vae_decoder] = parts;
                     if opts.io_binding {
@@ -68,6 +69,17 @@ impl Engine {
                         unet,
                         vae_encoder,
                         vae_decoder,
+                    });
+                }
+                // ONNX Runtime captures CUDA graphs only when every node runs on the CUDA provider;
+                // a graph with CPU nodes (shape arithmetic of plain exports) runs without them.
+                Err(RuntimeError::Session {
+                    graph: "unet", message, ..
+                }) if opts.cuda_graph && message.contains("graph capture") => {
+                    tracing::warn!("CUDA graphs are not possible for this UNet ({message}); running without them");
+                    opts = std::borrow::Cow::Owned(ProviderOptions {
+                        cuda_graph: false,
+                        ..opts.into_owned()
                     });
                 }
                 Err(RuntimeError::Provider { kind: failed, message }) if opts.fallback => {

@@ -39,13 +39,50 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
-    /// A failed run, classified: allocation failures become [`RuntimeError::OutOfMemory`].
+    /// A failed run, classified: allocation failures become [`RuntimeError::OutOfMemory`], and so do
+    /// cuDNN's refusals of tensors too large for its kernels (seen on an H100 with a 4096² batch of
+    /// 16: CUDNN_STATUS_NOT_SUPPORTED) — both mean "this job does not fit this device".
     pub fn run(graph: &'static str, message: String) -> Self {
+        const DOES_NOT_FIT: &[&str] = &[
+            "out of memory",
+            "failed to allocate memory",
+            "bfcarena",
+            "cudnn_status_alloc_failed",
+            "cublas_status_alloc_failed",
+            "cudnn_status_not_supported",
+        ];
         let m = message.to_ascii_lowercase();
-        if m.contains("out of memory") || m.contains("failed to allocate memory") || m.contains("bfcarena") {
+        if DOES_NOT_FIT.iter().any(|p| m.contains(p)) {
             RuntimeError::OutOfMemory { graph, message }
         } else {
             RuntimeError::Run { graph, message }
         }
+    }
+}
+
+#[cfg(test)]
+mod classify_tests {
+    use super::RuntimeError;
+
+    #[test]
+    fn run_errors_are_classified() {
+        let oom = [
+            "CUDA failure 2: out of memory ; GPU=0",
+            "Failed to allocate memory for requested buffer of size 123",
+            "BFCArena::AllocateRawInternal Available memory of 0 is smaller than requested bytes",
+            "CUDNN failure 9: CUDNN_STATUS_NOT_SUPPORTED ; GPU=0 ; expr=cudnnConvolutionForward",
+            "CUBLAS failure 3: CUBLAS_STATUS_ALLOC_FAILED",
+        ];
+        for m in oom {
+            assert!(
+                matches!(RuntimeError::run("unet", m.into()), RuntimeError::OutOfMemory { .. }),
+                "{m}"
+            );
+        }
+        let other = "Non-zero status code returned while running Conv node. Invalid input shape";
+        assert!(matches!(
+            RuntimeError::run("unet", other.into()),
+            RuntimeError::Run { .. }
+        ));
     }
 }
