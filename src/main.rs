@@ -104,6 +104,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let pipeline = Pipeline::new(embeddings);
     let backend = start_backend(&args, &registry, &metrics, &pipeline)?;
+    exit_if_a_worker_cannot_start(backend.clone());
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let mut store_config = StoreConfig::new(&args.server.data_dir, &args.server.outputs_dir());
     if args.server.no_save {
@@ -134,6 +135,34 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     pool.shutdown();
     served?;
     Ok(())
+}
+
+/// A provider that cannot start or a model that cannot load is a start-up error (exit 1 with the
+/// reason), not a server that never becomes ready. HTTP starts meanwhile, so /health answers during a
+/// long load (TensorRT engine builds) as the Kubernetes probes expect; the watch ends once every worker
+/// holds its model (a later failed model switch is a job error, not an exit).
+fn exit_if_a_worker_cannot_start(backend: Arc<dyn Backend>) {
+    let watch = move || {
+        loop {
+            let devices = backend.devices();
+            if devices.iter().all(|d| d.model.is_some()) {
+                return;
+            }
+            if let Some(e) = devices
+                .iter()
+                .filter(|d| d.model.is_none())
+                .find_map(|d| d.last_error.clone())
+            {
+                tracing::error!("a device worker could not start: {e}");
+                eprintln!("error: a device worker could not start: {e}");
+                std::process::exit(1);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    if let Err(e) = std::thread::Builder::new().name("startup-watch".into()).spawn(watch) {
+        tracing::warn!("cannot watch the workers' start ({e})");
+    }
 }
 
 /// One device worker per selected device, sharing the bounded queue; each loads the default model

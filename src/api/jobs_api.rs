@@ -68,6 +68,9 @@ pub struct JobView {
     pub info: Option<Value>,
     /// Why the job failed.
     pub error: Option<ErrorBody>,
+    /// Set when the images could not be stored in the outputs folder (disk full, ...): they are
+    /// still served from memory under `images` for as long as the job is kept.
+    pub save_error: Option<String>,
     pub links: JobLinks,
 }
 
@@ -107,6 +110,7 @@ impl JobView {
             images,
             info: r.output.as_ref().and_then(|o| serde_json::to_value(&o.info).ok()),
             error: r.error.as_ref().map(|e| ApiError::Pipeline(e.clone()).body()),
+            save_error: r.save_error.clone(),
             links: JobLinks {
                 self_: format!("/v1/jobs/{id}"),
                 events: format!("/v1/jobs/{id}/events"),

@@ -86,7 +86,7 @@ pub async fn cors(
     );
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("x-process-time, x-job-id, retry-after, location"),
+        HeaderValue::from_static("x-process-time, x-job-id, x-save-error, retry-after, location"),
     );
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
     Ok(res.map_into_left_body())

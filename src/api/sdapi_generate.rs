@@ -103,9 +103,14 @@ pub fn generation_response(
 
 fn respond(rec: &JobRecord, parameters: Value, send_images: bool) -> Result<HttpResponse, ApiError> {
     let body = generation_response(rec, parameters, send_images)?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("x-job-id", rec.id.to_string()))
-        .json(body))
+    let mut answer = HttpResponse::Ok();
+    answer.insert_header(("x-job-id", rec.id.to_string()));
+    if let Some(e) = &rec.save_error {
+        // The WebUI's body has no place for it; the images are in the body all the same.
+        let printable: String = e.chars().map(|c| if c.is_ascii_graphic() { c } else { ' ' }).collect();
+        answer.insert_header(("x-save-error", printable));
+    }
+    Ok(answer.json(body))
 }
 
 /// Text to image (blocks until done; see /v1/jobs for the asynchronous form).
@@ -114,7 +119,8 @@ fn respond(rec: &JobRecord, parameters: Value, send_images: bool) -> Result<Http
     request_body = Txt2ImgRequest,
     responses(
         (status = 200, description = "Generated (an interrupted job returns the images done so far)", body = GenerationResponse,
-            headers(("x-job-id" = String, description = "The job's id in /v1/jobs"))),
+            headers(("x-job-id" = String, description = "The job's id in /v1/jobs"),
+                ("x-save-error" = String, description = "Only when the images could not be stored (disk full, ...); they are in the body all the same"))),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Invalid request (every problem listed in `fields`)", body = ErrorBody),
         (status = 429, description = "Queue full; retry after Retry-After seconds", body = ErrorBody),
@@ -136,7 +142,8 @@ pub async fn txt2img(state: web::Data<AppState>, body: ApiJson<Txt2ImgRequest>) 
     request_body = Img2ImgRequest,
     responses(
         (status = 200, description = "Generated", body = GenerationResponse,
-            headers(("x-job-id" = String, description = "The job's id in /v1/jobs"))),
+            headers(("x-job-id" = String, description = "The job's id in /v1/jobs"),
+                ("x-save-error" = String, description = "Only when the images could not be stored (disk full, ...); they are in the body all the same"))),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Invalid request or image", body = ErrorBody),
         (status = 429, description = "Queue full; retry after Retry-After seconds", body = ErrorBody),

@@ -25,9 +25,10 @@ const SAVE_WAIT: Duration = Duration::from_secs(60);
 
 /// Where a finished job's images go (the gallery's output store). Called on the async runtime, so
 /// `save` must not block: it returns a future, and the job is reported ended once it resolves (so a
-/// client told "done" finds the images saved). Errors are the sink's to log.
+/// client told "done" finds the images saved). A failed save (disk full, folder gone) resolves to
+/// its message: the job keeps its images in memory and reports `save_error`.
 pub trait OutputSink: Send + Sync {
-    fn save(&self, job: &JobRecord, output: &Arc<GenerationOutput>) -> BoxFuture<'static, ()>;
+    fn save(&self, job: &JobRecord, output: &Arc<GenerationOutput>) -> BoxFuture<'static, Result<(), String>>;
 }
 
 struct LiveJob {
@@ -218,12 +219,25 @@ impl JobManager {
         };
         let result = result.map(|r| r.map(Arc::new));
         let sink = self.sink.read().clone();
+        let mut save_error = None;
         if let (Some(sink), Ok(Ok(out))) = (sink, &result)
             && !out.images.is_empty()
             && let Some(rec) = self.store.get(id)
-            && tokio::time::timeout(SAVE_WAIT, sink.save(&rec, out)).await.is_err()
         {
-            tracing::error!(job = %id, "saving the images took over {} s: reporting the job ended", SAVE_WAIT.as_secs());
+            save_error = match tokio::time::timeout(SAVE_WAIT, sink.save(&rec, out)).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => {
+                    tracing::error!(job = %id, "saving the images took over {} s: reporting the job ended", SAVE_WAIT.as_secs());
+                    Some(format!("saving the images took over {} s", SAVE_WAIT.as_secs()))
+                }
+            };
+            if save_error.is_some() {
+                self.metrics.error("save_failed");
+            }
+        }
+        if let Some(e) = &save_error {
+            self.store.update(id, &mut |r| r.save_error = Some(e.clone()));
         }
         self.finish(id, &control, result, &events);
     }

@@ -132,6 +132,8 @@ pub struct JobRecord {
     pub parameters: Arc<serde_json::Value>,
     pub output: Option<Arc<GenerationOutput>>,
     pub error: Option<Arc<PipelineError>>,
+    /// Why the images could not be stored (disk full, ...): the job still has them in memory.
+    pub save_error: Option<String>,
     /// Changes on every update (for event streams).
     pub version: u64,
 }
@@ -154,6 +156,7 @@ impl JobRecord {
             parameters: Arc::new(meta.parameters),
             output: None,
             error: None,
+            save_error: None,
             version: 0,
         }
     }

@@ -23,9 +23,9 @@ impl GalleryStore {
 pub struct StoreSink(pub Arc<GalleryStore>);
 
 impl OutputSink for StoreSink {
-    fn save(&self, job: &JobRecord, output: &Arc<GenerationOutput>) -> BoxFuture<'static, ()> {
+    fn save(&self, job: &JobRecord, output: &Arc<GenerationOutput>) -> BoxFuture<'static, Result<(), String>> {
         if !self.0.wants(job) {
-            return Box::pin(async {});
+            return Box::pin(async { Ok(()) });
         }
         let save = SaveJob {
             job_id: Some(job.id.to_string()),
@@ -47,8 +47,14 @@ impl OutputSink for StoreSink {
         let id = job.id;
         Box::pin(async move {
             match answer.wait().await {
-                Ok(ids) => tracing::debug!(job = %id, "saved images {ids:?}"),
-                Err(e) => tracing::error!(job = %id, "saving the images failed: {e}"),
+                Ok(ids) => {
+                    tracing::debug!(job = %id, "saved images {ids:?}");
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::error!(job = %id, "saving the images failed: {e}");
+                    Err(e.to_string())
+                }
             }
         })
     }

@@ -5,6 +5,7 @@
 
 pub mod fake;
 pub mod pool;
+pub mod process;
 #[allow(unused_imports)]
 pub use fake::*;
 
