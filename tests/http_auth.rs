@@ -193,3 +193,33 @@ async fn cors_preflight_answers_before_auth_for_allowed_origins() {
         "https://app.example"
     );
 }
+
+#[actix_web::test]
+async fn cors_is_off_by_default() {
+    let h = harness_with(ApiSettings::default(), FakeConfig::default());
+    let app = test::init_service(build_app(h.state.clone())).await;
+    for origin in ["https://app.example", "null", "http://127.0.0.1:7860"] {
+        let res = test::call_service(
+            &app,
+            TestRequest::default()
+                .method(Method::OPTIONS)
+                .uri("/sdapi/v1/txt2img")
+                .insert_header(("origin", origin))
+                .insert_header(("access-control-request-method", "POST"))
+                .to_request(),
+        )
+        .await;
+        assert!(res.headers().get("access-control-allow-origin").is_none(), "{origin}");
+        let res = test::call_service(
+            &app,
+            TestRequest::get()
+                .uri("/sdapi/v1/options")
+                .insert_header(("origin", origin))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        assert!(res.headers().get("access-control-allow-origin").is_none(), "{origin}");
+        assert!(res.headers().get("access-control-allow-credentials").is_none(), "{origin}");
+    }
+}
