@@ -220,6 +220,9 @@ async fn cors_is_off_by_default() {
         .await;
         assert_eq!(res.status(), 200);
         assert!(res.headers().get("access-control-allow-origin").is_none(), "{origin}");
-        assert!(res.headers().get("access-control-allow-credentials").is_none(), "{origin}");
+        assert!(
+            res.headers().get("access-control-allow-credentials").is_none(),
+            "{origin}"
+        );
     }
 }
