@@ -222,6 +222,11 @@ pub struct LimitArgs {
     /// Largest generated width × height.
     #[arg(long, env = "SDGATE_MAX_IMAGE_PIXELS", default_value_t = 2048 * 2048)]
     pub max_image_pixels: usize,
+    /// Most latent pixels (width/f × height/f × batch_size, f = the model's VAE factor) in one UNet
+    /// pass: what activation memory grows with. Default: 16384 on the CPU (one 1024×1024 SD image),
+    /// 65536 on a GPU (one 2048×2048 SD image).
+    #[arg(long, env = "SDGATE_MAX_LATENT_PIXELS")]
+    pub max_latent_pixels: Option<usize>,
     /// Most sampling steps per pass.
     #[arg(long, env = "SDGATE_MAX_STEPS", default_value_t = 150)]
     pub max_steps: usize,

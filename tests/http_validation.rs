@@ -27,6 +27,17 @@ async fn bad_requests_are_422_with_the_field() {
             "hr_scale",
             "2048",
         ),
+        (
+            json!({"width": 1024, "height": 1024, "batch_size": 2}),
+            "width",
+            "latent pixels",
+        ),
+        (json!({"width": 2048, "height": 1024}), "width", "--max-latent-pixels"),
+        (
+            json!({"width": 1024, "height": 1024, "enable_hr": true, "hr_scale": 2}),
+            "hr_scale",
+            "latent pixels",
+        ),
         (json!({"steps": 10000}), "steps", "from 1 to 150"),
         (json!({"steps": 0}), "steps", "from 1 to 150"),
         (json!({"batch_size": 10000}), "batch_size", "from 1 to 16"),
@@ -252,4 +263,24 @@ async fn native_job_requests_are_validated_too() {
     );
     assert_eq!(status, 422);
     assert!(h.backend.accepted().is_empty());
+}
+
+/// The WebUI (pydantic) reads 1/0, yes/no, on/off as booleans in queries; so does sdgate, and
+/// anything else is a documented 422.
+#[actix_web::test]
+async fn progress_takes_the_webui_boolean_spellings() {
+    let h = harness();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    for q in ["true", "false", "1", "0", "yes", "off"] {
+        let (status, v) = call_json!(
+            &app,
+            TestRequest::get().uri(&format!("/sdapi/v1/progress?skip_current_image={q}"))
+        );
+        assert_eq!(status, 200, "{q}: {v}");
+    }
+    let (status, v) = call_json!(
+        &app,
+        TestRequest::get().uri("/sdapi/v1/progress?skip_current_image=perhaps")
+    );
+    assert_eq!(status, 422, "{v}");
 }

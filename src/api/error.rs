@@ -95,7 +95,7 @@ pub struct ErrorBody {
     pub errors: String,
     /// A stable machine-readable type: validation_error, malformed_json, unauthorized, not_found,
     /// payload_too_large, queue_full, shutting_down, not_ready, not_implemented, generation_failed,
-    /// timeout, internal_error.
+    /// out_of_memory (503: the job does not fit the device), timeout, internal_error.
     #[serde(rename = "type")]
     #[schema(example = "validation_error")]
     pub kind: String,

@@ -161,7 +161,7 @@ fn find(state: &AppState, id: &str) -> Result<JobRecord, ApiError> {
     (status = 413, description = "Body too large", body = ErrorBody),
     (status = 422, description = "Invalid request", body = ErrorBody),
     (status = 429, description = "Queue full; retry after Retry-After seconds", body = ErrorBody),
-    (status = 503, description = "Draining, no model or no device", body = ErrorBody),
+    (status = 503, description = "Draining, no model or no device, or the job does not fit the device (out_of_memory)", body = ErrorBody),
 ))]
 #[post("/v1/jobs")]
 pub async fn create_job(state: web::Data<AppState>, body: ApiJson<JobRequest>) -> Result<HttpResponse, ApiError> {

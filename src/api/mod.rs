@@ -95,6 +95,11 @@ impl ApiSettings {
             max_n_iter: l.max_n_iter,
             max_images: l.max_images,
             max_prompt_chars: l.max_prompt_chars,
+            max_latent_pixels: l.max_latent_pixels.unwrap_or(if args.runtime.provider.is_gpu() {
+                256 * 256
+            } else {
+                128 * 128
+            }),
             ..GenerationLimits::default()
         };
         limits.image.max_encoded_bytes = l.max_body_bytes;
@@ -271,12 +276,13 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// The OpenAPI document (what /openapi.json serves and `sdgate openapi` prints).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    App::new()
+    let spec = App::new()
         .into_utoipa_app()
         .openapi(openapi::base())
         .configure(routes)
         .split_for_parts()
-        .1
+        .1;
+    openapi::finish(spec)
 }
 
 /// The OpenAPI document as pretty JSON with a trailing newline (the committed openapi/openapi.json).
@@ -324,6 +330,7 @@ pub fn build_app(
         .app_data(web::JsonConfig::default().error_handler(|e, _| ApiError::MalformedJson(e.to_string()).into()))
         .configure(routes)
         .split_for_parts();
+    let spec = openapi::finish(spec);
     app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
         .default_service(web::to(not_found))
         .wrap(from_fn(auth::require_auth))

@@ -102,7 +102,8 @@ pub async fn gallery(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
 
 /// A file of the page (app.js, app.css, favicon.svg), embedded in the binary.
 #[utoipa::path(tag = "page", params(("file" = String, Path, description = "app.js, app.css or favicon.svg")), responses(
-    (status = 200, description = "The file", content_type = "text/javascript", body = String),
+    (status = 200, description = "The file", content(
+        (String = "text/javascript"), (String = "text/css"), (String = "image/svg+xml"))),
     (status = 404, description = "No such file, or disabled with --nowebui", body = ErrorBody)))]
 #[get("/gallery/assets/{file}")]
 pub async fn page_asset(state: web::Data<AppState>, file: web::Path<String>) -> Result<HttpResponse, ApiError> {

@@ -18,16 +18,18 @@ use super::responses::{ProgressResponse, ProgressState};
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProgressQuery {
-    /// Leave out the preview image.
-    #[serde(default)]
-    pub skip_current_image: bool,
+    /// Leave out the preview image (true/false, or 1/0, yes/no, on/off as the WebUI's pydantic takes).
+    #[serde(default, deserialize_with = "super::lenient::opt_bool")]
+    #[param(value_type = Option<bool>)]
+    pub skip_current_image: Option<bool>,
 }
 
 /// Progress of the oldest running job, in the WebUI's shape (0 and an idle state when nothing runs).
-#[utoipa::path(tag = "sdapi", params(ProgressQuery), responses((status = 200, description = "OK", body = ProgressResponse)))]
+#[utoipa::path(tag = "sdapi", params(ProgressQuery), responses((status = 200, description = "OK", body = ProgressResponse),
+    (status = 422, description = "A query value that is not a boolean", body = ErrorBody)))]
 #[get("/sdapi/v1/progress")]
 pub async fn progress(state: web::Data<AppState>, query: web::Query<ProgressQuery>) -> HttpResponse {
-    HttpResponse::Ok().json(progress_now(&state, query.skip_current_image))
+    HttpResponse::Ok().json(progress_now(&state, query.skip_current_image.unwrap_or(false)))
 }
 
 pub fn progress_now(state: &AppState, skip_current_image: bool) -> ProgressResponse {

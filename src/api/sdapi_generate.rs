@@ -124,7 +124,7 @@ fn respond(rec: &JobRecord, parameters: Value, send_images: bool) -> Result<Http
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Invalid request (every problem listed in `fields`)", body = ErrorBody),
         (status = 429, description = "Queue full; retry after Retry-After seconds", body = ErrorBody),
-        (status = 503, description = "Draining, no model or no device", body = ErrorBody),
+        (status = 503, description = "Draining, no model or no device, or the job does not fit the device (out_of_memory)", body = ErrorBody),
     )
 )]
 #[post("/sdapi/v1/txt2img")]
@@ -147,7 +147,7 @@ pub async fn txt2img(state: web::Data<AppState>, body: ApiJson<Txt2ImgRequest>) 
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Invalid request or image", body = ErrorBody),
         (status = 429, description = "Queue full; retry after Retry-After seconds", body = ErrorBody),
-        (status = 503, description = "Draining, no model or no device", body = ErrorBody),
+        (status = 503, description = "Draining, no model or no device, or the job does not fit the device (out_of_memory)", body = ErrorBody),
     )
 )]
 #[post("/sdapi/v1/img2img")]

@@ -24,6 +24,12 @@ pub struct GenerationLimits {
     pub max_n_iter: usize,
     pub max_images: usize,
     pub max_prompt_chars: usize,
+    /// Latent pixels (width/f × height/f, f the model's VAE factor) times batch_size, per UNet pass:
+    /// what activation memory grows with. Image-pixel limits alone let a model with a small VAE
+    /// factor (the tiny one: 2) ask for 16× the latents of SD's 8 at the same size, and the
+    /// attention's memory grows with their square: a 512×512 tiny-model job was OOM-killed on a
+    /// 24 GB CPU machine (scripts/fuzz-api's findings, F1).
+    pub max_latent_pixels: usize,
     /// Limits on uploaded images.
     pub image: ImageLimits,
 }
@@ -38,6 +44,7 @@ impl Default for GenerationLimits {
             max_n_iter: 100,
             max_images: 100,
             max_prompt_chars: 20_000,
+            max_latent_pixels: 128 * 128,
             image: ImageLimits {
                 max_encoded_bytes: 50 * 1024 * 1024,
                 max_side: 8192,
@@ -115,6 +122,30 @@ fn seed(p: &mut Problems, field: &str, v: Option<i64>) -> u64 {
             );
             0
         }
+    }
+}
+
+/// One UNet pass of `batch_size` images at width×height must fit the latent budget.
+fn latent_budget(
+    p: &mut Problems,
+    field: &str,
+    width: usize,
+    height: usize,
+    batch: usize,
+    factor: usize,
+    limits: &GenerationLimits,
+) {
+    let latents = (width / factor.max(1)) * (height / factor.max(1)) * batch;
+    if latents > limits.max_latent_pixels {
+        let side = ((limits.max_latent_pixels as f64).sqrt() as usize) * factor;
+        p.add(
+            field,
+            format!(
+                "{width}×{height} × batch_size {batch} is {latents} latent pixels (VAE factor {factor}), over this \
+                 server's {} (--max-latent-pixels; about one {side}×{side} image with this model)",
+                limits.max_latent_pixels
+            ),
+        );
     }
 }
 
@@ -299,6 +330,7 @@ fn common(
     let steps = p.int("steps", c.steps, 50, 1, limits.max_steps as i64) as usize;
     let batch_size = p.int("batch_size", c.batch_size, 1, 1, limits.max_batch_size as i64) as usize;
     let n_iter = p.int("n_iter", c.n_iter, 1, 1, limits.max_n_iter as i64) as usize;
+    latent_budget(p, "width", width, height, batch_size, factor, limits);
     if batch_size * n_iter > limits.max_images {
         p.add(
             "n_iter",
@@ -495,6 +527,16 @@ pub fn txt2img(req: &Txt2ImgRequest, ctx: &ValidationContext<'_>) -> Result<Vali
             p.add(
                 "hr_scale",
                 format!("the hires size {tw}×{th} is over {} pixels", limits.max_pixels),
+            );
+        } else {
+            latent_budget(
+                &mut p,
+                "hr_scale",
+                tw as usize,
+                th as usize,
+                job.batch_size,
+                factor as usize,
+                limits,
             );
         }
         let upscaler = match nonempty(&hr_upscaler) {
