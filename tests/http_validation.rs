@@ -284,3 +284,28 @@ async fn progress_takes_the_webui_boolean_spellings() {
     );
     assert_eq!(status, 422, "{v}");
 }
+
+/// A known path with a method it does not take answers 405 with `Allow` (as the WebUI's FastAPI
+/// does); an unknown path stays 404.
+#[actix_web::test]
+async fn wrong_methods_are_405_with_allow() {
+    let h = harness();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    for (method, uri, allow) in [
+        ("PUT", "/health", "GET"),
+        ("GET", "/sdapi/v1/txt2img", "POST"),
+        ("POST", "/v1/jobs/0123/preview.png", "GET"),
+        ("PATCH", "/v1/jobs/abc", "DELETE, GET"),
+    ] {
+        let req = TestRequest::default()
+            .method(actix_web::http::Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(uri);
+        let res = test::call_service(&app, req.to_request()).await;
+        assert_eq!(res.status(), 405, "{method} {uri}");
+        assert_eq!(res.headers().get("allow").unwrap(), allow, "{method} {uri}");
+        let v: Value = test::read_body_json(res).await;
+        assert_eq!(v["type"], "method_not_allowed", "{v}");
+    }
+    let (status, v) = call_json!(&app, TestRequest::get().uri("/v1/jobs/abc/nothing"));
+    assert_eq!(status, 404, "{v}");
+}

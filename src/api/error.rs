@@ -46,6 +46,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     NotFound(String),
+    /// A known path asked with a method it does not take (`allow`: the ones it takes).
+    #[error("{message}")]
+    MethodNotAllowed { message: String, allow: String },
     #[error("request body is larger than the limit of {limit} bytes")]
     BodyTooLarge { limit: usize },
     #[error(transparent)]
@@ -94,6 +97,7 @@ pub struct ErrorBody {
     /// The same message as `detail` (the WebUI's `str(exception)`).
     pub errors: String,
     /// A stable machine-readable type: validation_error, malformed_json, unauthorized, not_found,
+    /// method_not_allowed,
     /// payload_too_large, queue_full, shutting_down, not_ready, not_implemented, generation_failed,
     /// out_of_memory (503: the job does not fit the device), timeout, internal_error.
     #[serde(rename = "type")]
@@ -120,6 +124,7 @@ impl ApiError {
             ApiError::MalformedJson(_) => (S::UNPROCESSABLE_ENTITY, "JSONDecodeError", "malformed_json"),
             ApiError::Unauthorized => (S::UNAUTHORIZED, "HTTPException", "unauthorized"),
             ApiError::NotFound(_) => (S::NOT_FOUND, "HTTPException", "not_found"),
+            ApiError::MethodNotAllowed { .. } => (S::METHOD_NOT_ALLOWED, "HTTPException", "method_not_allowed"),
             ApiError::BodyTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "PayloadTooLarge", "payload_too_large"),
             ApiError::Submit(SubmitError::QueueFull { .. }) => (S::TOO_MANY_REQUESTS, "QueueFull", "queue_full"),
             ApiError::Submit(SubmitError::ShuttingDown) => (S::SERVICE_UNAVAILABLE, "ShuttingDown", "shutting_down"),
@@ -195,6 +200,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Submit(SubmitError::ShuttingDown) | ApiError::NotReady(_) => {
                 res.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                res.insert_header((header::ALLOW, allow.clone()));
             }
             ApiError::Unauthorized => {
                 res.insert_header((

@@ -295,7 +295,60 @@ pub fn openapi_json() -> String {
 }
 
 async fn not_found(req: HttpRequest) -> actix_web::HttpResponse {
+    let allowed = methods_of(req.path());
+    if !allowed.is_empty() {
+        let allow = allowed.join(", ");
+        return ApiError::MethodNotAllowed {
+            message: format!("Method Not Allowed: {} {} (allowed: {allow})", req.method(), req.path()),
+            allow,
+        }
+        .error_response();
+    }
     ApiError::NotFound(format!("Not Found: {} {}", req.method(), req.path())).error_response()
+}
+
+/// The methods the documented routes take at `path` (empty for an unknown path), from the OpenAPI
+/// document's path templates (`{x}` stands for one segment). The document is built once.
+fn methods_of(path: &str) -> Vec<String> {
+    static TABLE: std::sync::OnceLock<Vec<(Vec<String>, Vec<String>)>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let Ok(doc) = serde_json::to_value(openapi()) else {
+            return vec![];
+        };
+        let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) else {
+            return vec![];
+        };
+        paths
+            .iter()
+            .map(|(template, ops)| {
+                let segments = template.split('/').map(str::to_string).collect();
+                let methods = ops
+                    .as_object()
+                    .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
+                    .unwrap_or_default();
+                (segments, methods)
+            })
+            .collect()
+    });
+    let wanted: Vec<&str> = path.split('/').collect();
+    let fits = |template: &[String]| {
+        template.len() == wanted.len()
+            && template.iter().zip(&wanted).all(|(t, w)| {
+                if t.starts_with('{') && t.ends_with('}') {
+                    !w.is_empty()
+                } else {
+                    t == w
+                }
+            })
+    };
+    let mut methods: Vec<String> = table
+        .iter()
+        .filter(|(t, _)| fits(t))
+        .flat_map(|(_, m)| m.clone())
+        .collect();
+    methods.sort();
+    methods.dedup();
+    methods
 }
 
 fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
